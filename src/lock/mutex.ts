@@ -1,0 +1,520 @@
+/**
+ * Mutex: a 4-byte lock on the shared-memory ParkingLot (WebKit WTF::Lock / Rust parking_lot
+ * RawMutex design, with CPython's per-waiter fairness deadline and glibc's adaptive spin).
+ *
+ * Lock word (one Int32 in a SharedRegion):
+ *
+ * | bits 3..31  | bit 2 | bit 1  | bit 0  | meaning                                        |
+ * |-------------|-------|--------|--------|------------------------------------------------|
+ * | 0           | 0     | 0      | 0      | free, nobody parked                             |
+ * | 0           | 0     | 1      | 0      | free, threads parked (a woken one is retrying)  |
+ * | owner tid   | 0     | 0      | 1      | held by thread `tid`, nobody parked             |
+ * | owner tid   | 0     | 1      | 1      | held, threads parked: unlock must go slow       |
+ *
+ * (bit 2 is reserved for owner-death states.) The owner's `threadId` lives in the word itself, as
+ * Linux robust futexes store the TID, so the fast paths stay one CAS each and unlock by a non-owner
+ * is caught for free: `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0).
+ *
+ * Invariants
+ * - PARKED is set (by a waiter, before it parks with a validate that re-checks LOCKED|PARKED
+ *   under the bucket lock) whenever a thread is parked on the word's key; it is cleared only under
+ *   that bucket lock (in the unpark callback, or by the last waiter leaving on timeout/abort). So
+ *   an unlock that sees PARKED clear may skip the lot: no wake-up is lost.
+ * - Barging: a free lock may be taken by anyone, even past parked threads (throughput), except
+ *   that an unlocker hands the lock over directly — still LOCKED, owner rewritten to the waiter —
+ *   when the first waiter has passed its fairness deadline, when unlockFair() is called, or when
+ *   the waiter is async (an async wake costs an event-loop hop, so it could never win a barge).
+ * - Spinning happens only while PARKED is clear (nobody queued), with a budget learned from how
+ *   many spins recent acquisitions needed (EMA, α = 1/8, as glibc's adaptive mutex) and how often
+ *   spinning failed; no spinning on a single-core machine.
+ *
+ * Fairness bound: a waiter parked past its deadline gets the lock at the next unlock. The
+ * deadline is `first park + T`, with T = clamp(8 × EMA of hold time, 0.1 ms, 1 ms) ('dynamic',
+ * default), a fixed `{ timeoutMs }`, 0 ('fifo': every unlock with waiters hands off) or never ('none').
+ */
+
+import { availableParallelism } from 'node:os';
+import { threadId } from 'node:worker_threads';
+import { nowMs, nowUs } from '../parking/clock.ts';
+import type { ParkResult, UnparkResult } from '../parking/lot.ts';
+import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { TimeoutError } from '../errors.ts';
+
+/** Lock word bits. */
+export const LOCKED = 1;
+export const PARKED = 2;
+export const OWNER_SHIFT = 3;
+const MAX_TID = (1 << 28) - 1;
+
+const TOKEN_NORMAL = 0;
+const TOKEN_HANDOFF = 1;
+
+/** Adaptive spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
+const SPIN_MIN = 8;
+const SPIN_MAX = 400;
+const SPIN_EMA_SHIFT = 3; // α = 1/8
+const CORES = availableParallelism();
+
+/** Dynamic fairness: deadline = clamp(HOLD_FACTOR × EMA(hold), MIN, MAX). */
+const FAIR_MIN_US = 100;
+const FAIR_MAX_US = 1000;
+const HOLD_FACTOR = 8;
+
+const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
+
+export type FairnessOption = 'dynamic' | 'fifo' | 'none' | { readonly timeoutMs: number };
+export type SpinOption = 'adaptive' | number;
+
+export interface MutexOptions {
+  /** Region to allocate the lock word in. Default: `SharedRegion.default()`. */
+  region?: SharedRegion;
+  /** 'adaptive' (default) learns a spin budget; a number fixes it (in pause rounds); 0 disables spinning. */
+  spin?: SpinOption;
+  /** 'dynamic' (default), 'fifo', 'none' or a fixed `{ timeoutMs }` fairness deadline. */
+  fairness?: FairnessOption;
+  /** Count acquisitions, contention, parks, hand-offs, spin successes and max wait in this thread. Off by default (zero cost). */
+  stats?: boolean;
+}
+
+export interface MutexHandle extends PrimitiveHandle {
+  readonly kind: 'Mutex';
+  readonly options: { readonly spin: SpinOption; readonly fairness: FairnessOption };
+}
+
+export interface LockAsyncOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Per-thread statistics of one Mutex (enabled with `stats: true`). */
+export interface MutexStats {
+  acquisitions: number;
+  contendedAcquisitions: number;
+  parks: number;
+  handoffsReceived: number;
+  handoffsGiven: number;
+  spinSuccesses: number;
+  maxWaitMs: number;
+}
+
+function checkSpin(v: unknown): SpinOption {
+  if (v === 'adaptive') return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000) return v;
+  throw new RangeError(`Mutex option \`spin\` must be 'adaptive' or an integer from 0 to 1000000, got ${JSON.stringify(v)}`);
+}
+
+function checkFairness(v: unknown): FairnessOption {
+  if (v === 'dynamic' || v === 'fifo' || v === 'none') return v;
+  if (v !== null && typeof v === 'object') {
+    const t = (v as { timeoutMs?: unknown }).timeoutMs;
+    if (typeof t === 'number' && Number.isFinite(t) && t >= 0) return Object.freeze({ timeoutMs: t });
+  }
+  throw new RangeError(`Mutex option \`fairness\` must be 'dynamic', 'fifo', 'none' or { timeoutMs: finite ms >= 0 }, got ${JSON.stringify(v)}`);
+}
+
+/** Normalizes a user timeout: NaN is an error, negative means "do not wait", Infinity waits forever. */
+export function checkTimeoutMs(what: string, ms: unknown): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) throw new RangeError(`${what}: timeout must be a number of milliseconds, got ${String(ms)}`);
+  return Math.max(0, ms);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** A held lock; `[Symbol.dispose]` (or `release()`) unlocks it once. */
+export class MutexGuard implements Disposable, AsyncDisposable {
+  private mutex: Mutex | null;
+  constructor(mutex: Mutex) {
+    this.mutex = mutex;
+  }
+  /** Unlocks; later calls do nothing. */
+  release(): void {
+    const m = this.mutex;
+    if (m === null) return;
+    this.mutex = null;
+    m.unlock();
+  }
+  [Symbol.dispose](): void {
+    this.release();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+}
+
+export class Mutex {
+  /** The region holding the lock word. */
+  readonly region: SharedRegion;
+  /** Byte offset of the lock word in the region (also its parking key). */
+  readonly offset: number;
+  private readonly i32: Int32Array;
+  private readonly idx: number;
+  /** This thread's locked word: tid | LOCKED. */
+  private readonly me: number;
+  private readonly spinOpt: SpinOption;
+  private readonly fairOpt: FairnessOption;
+  private readonly fairFixedUs: number; // ≥ 0 fixed deadline offset, -1 dynamic, -2 never
+  // Adaptive state (thread-local: each thread learns from its own acquisitions).
+  private spinEma = 16;
+  private spinFails = 0;
+  private holdEmaUs = 0;
+  private slowAcquiredAtMs = -1;
+  private forcing = false;
+  private readonly st: MutexStats | null;
+  private cachedHandle: MutexHandle | undefined;
+
+  constructor(opts: MutexOptions = {}, attach?: { region: SharedRegion; offset: number }) {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('new Mutex(opts): opts must be an object');
+    if (threadId > MAX_TID) throw new RangeError(`Mutex: threadId ${threadId} does not fit in the lock word (max ${MAX_TID})`);
+    this.spinOpt = checkSpin(opts.spin ?? 'adaptive');
+    this.fairOpt = checkFairness(opts.fairness ?? 'dynamic');
+    const f = this.fairOpt;
+    this.fairFixedUs = f === 'dynamic' ? -1 : f === 'none' ? -2 : f === 'fifo' ? 0 : Math.round(f.timeoutMs * 1000);
+    if (attach !== undefined) {
+      this.region = attach.region;
+      this.offset = attach.offset;
+    } else {
+      const region = opts.region ?? SharedRegion.default();
+      if (!(region instanceof SharedRegion)) throw new TypeError('new Mutex: `region` must be a SharedRegion');
+      this.region = region;
+      this.offset = region.alloc('Mutex', 4);
+    }
+    this.i32 = this.region.i32;
+    this.idx = this.offset >> 2;
+    this.me = (threadId << OWNER_SHIFT) | LOCKED;
+    this.st = opts.stats === true ? { acquisitions: 0, contendedAcquisitions: 0, parks: 0, handoffsReceived: 0, handoffsGiven: 0, spinSuccesses: 0, maxWaitMs: 0 } : null;
+    if (this.st !== null) {
+      // Counting versions as own properties: instances without stats keep the bare fast paths.
+      const st = this.st;
+      const lock = this.lock;
+      const tryLock = this.tryLock;
+      this.lock = function (this: Mutex) { lock.call(this); st.acquisitions++; };
+      this.tryLock = function (this: Mutex) { const ok = tryLock.call(this); if (ok) st.acquisitions++; return ok; };
+    }
+  }
+
+  /** Attaches to a Mutex from its handle (e.g. received from another thread). Options default to the creator's. */
+  static from(handle: MutexHandle | PrimitiveHandle, opts: Omit<MutexOptions, 'region'> = {}): Mutex {
+    const { region, offset } = resolveHandle(handle, 'Mutex');
+    const carried = (handle as Partial<MutexHandle>).options;
+    return new Mutex({ spin: carried?.spin, fairness: carried?.fairness, ...opts }, { region, offset });
+  }
+
+  /** A plain cloneable handle: post it to a worker and call `Mutex.from(handle)` there. */
+  get handle(): MutexHandle {
+    this.cachedHandle ??= Object.freeze({
+      ...this.region.handleFor('Mutex', this.offset),
+      kind: 'Mutex' as const,
+      options: Object.freeze({ spin: this.spinOpt, fairness: this.fairOpt }),
+    });
+    return this.cachedHandle;
+  }
+
+  /** Whether some thread holds the lock now (a snapshot). */
+  get isLocked(): boolean {
+    return (Atomics.load(this.i32, this.idx) & LOCKED) !== 0;
+  }
+
+  /** `threadId` of the holder, or -1 if free (a snapshot). */
+  get owner(): number {
+    const s = Atomics.load(this.i32, this.idx);
+    return (s & LOCKED) === 0 ? -1 : s >>> OWNER_SHIFT;
+  }
+
+  /** This thread's statistics, or null if created without `stats: true`. */
+  get stats(): Readonly<MutexStats> | null {
+    return this.st;
+  }
+
+  // ---------------------------------------------------------------- fast paths
+
+  /** Acquires the lock, blocking this thread (spin, then park) until it is free. */
+  lock(): void {
+    // Acquire edge: a successful CAS reads the releasing unlock's write (CAS to 0 or the hand-off
+    // store), so everything the previous owner wrote in its critical section is visible.
+    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) !== 0) this.lockSlow(Infinity);
+  }
+
+  /** Takes the lock if it is free right now; never waits. */
+  tryLock(): boolean {
+    let s = Atomics.load(this.i32, this.idx);
+    while ((s & LOCKED) === 0) {
+      // Acquire edge as in lock(); PARKED is kept so the parked threads are still woken.
+      const seen = Atomics.compareExchange(this.i32, this.idx, s, s | this.me);
+      if (seen === s) return true;
+      s = seen;
+    }
+    return false;
+  }
+
+  /** Waits at most `ms` milliseconds for the lock. Returns whether it was acquired. */
+  tryLockFor(ms: number): boolean {
+    const t = checkTimeoutMs('Mutex.tryLockFor', ms);
+    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) === 0) {
+      if (this.st !== null) this.st.acquisitions++;
+      return true;
+    }
+    const ok = this.lockSlow(t);
+    if (ok && this.st !== null) this.st.acquisitions++;
+    return ok;
+  }
+
+  /** Releases the lock. Throws (changing nothing) if it is not locked or held by another thread. */
+  unlock(): void {
+    // Release edge: the next acquirer's CAS reads this write, ordering our critical section before its.
+    if (Atomics.compareExchange(this.i32, this.idx, this.me, 0) !== this.me) this.unlockSlow(false);
+  }
+
+  /** Releases the lock and hands it directly to the longest-waiting thread, if any. */
+  unlockFair(): void {
+    this.unlockSlow(true);
+  }
+
+  /** If threads are waiting, hands the lock to the first of them and queues for it again. */
+  bump(): void {
+    if ((Atomics.load(this.i32, this.idx) & PARKED) !== 0) {
+      this.unlockFair();
+      this.lock();
+    }
+  }
+
+  // ---------------------------------------------------------------- guards and helpers
+
+  /** Locks and returns a guard: `using g = m.acquire();` unlocks at the end of the block. */
+  acquire(): MutexGuard {
+    this.lock();
+    return new MutexGuard(this);
+  }
+
+  /** `await using g = await m.acquireAsync();` — lockAsync plus a guard. */
+  async acquireAsync(opts?: LockAsyncOptions): Promise<MutexGuard> {
+    await this.lockAsync(opts);
+    return new MutexGuard(this);
+  }
+
+  /** Runs `fn` with the lock held and returns its result; unlocks even if it throws. */
+  withLock<T>(fn: () => T): T {
+    this.lock();
+    try {
+      return fn();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Async form of withLock: never blocks the event loop while waiting. */
+  async withLockAsync<T>(fn: () => T | Promise<T>, opts?: LockAsyncOptions): Promise<T> {
+    await this.lockAsync(opts);
+    try {
+      return await fn();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- slow paths
+
+  private readonly validateParked = (): boolean =>
+    // Runs under the bucket lock: park only if the lock is still held and PARKED still set,
+    // so an unlocker (which clears PARKED under this same lock) will find us.
+    (Atomics.load(this.i32, this.idx) & (LOCKED | PARKED)) === (LOCKED | PARKED);
+
+  private readonly clearParkedIfLast = (_key: number, wasLast: boolean): void => {
+    // Under the bucket lock: the last waiter leaving (timeout/abort) clears PARKED so unlock stays fast.
+    if (wasLast) Atomics.and(this.i32, this.idx, ~PARKED);
+  };
+
+  private spinBudget(): number {
+    const o = this.spinOpt;
+    if (o !== 'adaptive') return o;
+    if (CORES <= 1) return 0;
+    // Spinning kept failing: try only briefly, but probe a full budget now and then to re-learn.
+    if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return SPIN_MIN;
+    return Math.min(SPIN_MAX, Math.max(SPIN_MIN, 2 * this.spinEma + 8));
+  }
+
+  private fairAtUs(startUs: number): number | null {
+    const f = this.fairFixedUs;
+    if (f === -2) return null;
+    if (f >= 0) return (startUs + f) | 0;
+    const t = Math.min(FAIR_MAX_US, Math.max(FAIR_MIN_US, HOLD_FACTOR * this.holdEmaUs));
+    return (startUs + t) | 0;
+  }
+
+  private acquiredSlow(startMs: number): void {
+    if (this.fairFixedUs === -1) this.slowAcquiredAtMs = nowMs();
+    const st = this.st;
+    if (st !== null) {
+      st.contendedAcquisitions++;
+      if (startMs >= 0) st.maxWaitMs = Math.max(st.maxWaitMs, nowMs() - startMs);
+    }
+  }
+
+  /** Spin while nobody is parked, then set PARKED and park; retry after each non-hand-off wake. */
+  private lockSlow(timeoutMs: number): boolean {
+    const i32 = this.i32;
+    const idx = this.idx;
+    const st = this.st;
+    const startMs = st !== null || timeoutMs !== Infinity ? nowMs() : -1;
+    let startUs = 0;
+    let parked = false;
+    let budget = this.spinBudget();
+    let spins = 0;
+    for (;;) {
+      const s = Atomics.load(i32, idx);
+      // 1. Grab the lock if it is free, even if there is a queue (barging).
+      if ((s & LOCKED) === 0) {
+        // Acquire edge: reads the unlocker's store.
+        if (Atomics.compareExchange(i32, idx, s, s | this.me) === s) {
+          if (spins > 0 && !parked) this.spinSucceeded(spins);
+          this.acquiredSlow(startMs);
+          return true;
+        }
+        continue;
+      }
+      if (s >>> OWNER_SHIFT === threadId && !parked) {
+        throw new Error(`Mutex.lock: deadlock: this thread (${threadId}) already holds the mutex; between async tasks of one thread use lockAsync()`);
+      }
+      // 2. Nobody queued: spin a little, the holder may be about to release.
+      if ((s & PARKED) === 0 && spins < budget) {
+        spins++;
+        if (hasPause) Atomics.pause(spins);
+        continue;
+      }
+      // 3. Announce that we will park; validate re-checks this under the bucket lock.
+      if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
+      if (spins >= budget && budget > 0 && !parked) this.spinFailed();
+      // 4. Park until an unlock wakes us, possibly handing the lock over.
+      let left = Infinity;
+      if (timeoutMs !== Infinity) {
+        left = startMs + timeoutMs - nowMs();
+        if (left <= 0) return false;
+      }
+      if (!parked) {
+        startUs = nowUs();
+        parked = true;
+      }
+      if (st !== null) st.parks++;
+      const r: ParkResult = this.region.lot.park(this.offset, this.validateParked, {
+        fairAtUs: this.fairAtUs(startUs),
+        timeoutMs: left === Infinity ? undefined : left,
+        timedOut: this.clearParkedIfLast,
+      });
+      if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) {
+        // The unlocker wrote our tid into the word under the bucket lock; the lot's wake is the acquire edge.
+        if (st !== null) st.handoffsReceived++;
+        this.acquiredSlow(startMs);
+        return true;
+      }
+      if (r.result === 'timedOut') return false;
+      // Woken without hand-off (or validate failed): compete again, spinning allowed.
+      spins = 0;
+      budget = this.spinBudget();
+    }
+  }
+
+  private spinSucceeded(spins: number): void {
+    this.spinEma += (spins - this.spinEma) / (1 << SPIN_EMA_SHIFT);
+    this.spinFails = 0;
+    if (this.st !== null) this.st.spinSuccesses++;
+  }
+
+  private spinFailed(): void {
+    if (this.spinFails < 4) this.spinFails++;
+  }
+
+  private readonly unparkCallback = (r: UnparkResult): number => {
+    // Runs under the bucket lock. The word is tid|LOCKED(|PARKED) and only we may change it
+    // (others can at most try to set PARKED, and their validate runs after us under this lock).
+    if (r.unparkedThreads !== 0 && (this.forcing || r.beFair)) {
+      // Direct hand-off: stays LOCKED, owned by the woken thread. Release edge: the woken thread's
+      // wake (which follows this store) orders our critical section before its.
+      Atomics.store(this.i32, this.idx, (r.threadId << OWNER_SHIFT) | LOCKED | (r.haveMore ? PARKED : 0));
+      if (this.st !== null) this.st.handoffsGiven++;
+      return TOKEN_HANDOFF;
+    }
+    // Release edge for bargers: the next CAS on the word reads this store.
+    Atomics.store(this.i32, this.idx, r.haveMore ? PARKED : 0);
+    return TOKEN_NORMAL;
+  };
+
+  private unlockSlow(force: boolean): void {
+    const i32 = this.i32;
+    const idx = this.idx;
+    for (;;) {
+      const s = Atomics.load(i32, idx);
+      if ((s & LOCKED) === 0) throw new Error('Mutex.unlock: the mutex is not locked');
+      if (s >>> OWNER_SHIFT !== threadId) {
+        throw new Error(`Mutex.unlock: the mutex is held by thread ${s >>> OWNER_SHIFT}, not by this thread (${threadId})`);
+      }
+      if ((s & PARKED) === 0 && !force) {
+        if (Atomics.compareExchange(i32, idx, s, 0) === s) return;
+        continue; // a waiter just set PARKED
+      }
+      break;
+    }
+    if (this.slowAcquiredAtMs >= 0) {
+      // Sample the hold time of contended acquisitions (dynamic fairness only).
+      const held = Math.min(2000, (nowMs() - this.slowAcquiredAtMs) * 1000);
+      this.holdEmaUs += (held - this.holdEmaUs) / 8;
+      this.slowAcquiredAtMs = -1;
+    }
+    this.forcing = force;
+    this.region.lot.unparkOne(this.offset, this.unparkCallback);
+  }
+
+  /**
+   * Acquires the lock without blocking the event loop. Rejects with TimeoutError after
+   * `timeoutMs`, or with the signal's reason when aborted; the lock is then not held.
+   * An async waiter receives the lock by direct hand-off, so synchronous bargers cannot starve it.
+   */
+  async lockAsync(opts: LockAsyncOptions = {}): Promise<void> {
+    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) === 0) {
+      if (this.st !== null) this.st.acquisitions++;
+      return;
+    }
+    const { signal } = opts;
+    const timeoutMs = opts.timeoutMs === undefined ? Infinity : checkTimeoutMs('Mutex.lockAsync', opts.timeoutMs);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('Mutex.lockAsync: `signal` must be an AbortSignal');
+    if (signal?.aborted) throw abortReason(signal);
+    const st = this.st;
+    const startMs = nowMs();
+    const i32 = this.i32;
+    const idx = this.idx;
+    for (;;) {
+      const s = Atomics.load(i32, idx);
+      if ((s & LOCKED) === 0) {
+        if (Atomics.compareExchange(i32, idx, s, s | this.me) === s) break;
+        continue;
+      }
+      if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
+      const left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();
+      if (left !== undefined && left <= 0) throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
+      if (st !== null) st.parks++;
+      const r = await this.region.lot.parkAsync(this.offset, this.validateParked, {
+        fairAtUs: nowUs(), // async waiters always receive hand-off (see the header comment)
+        timeoutMs: left,
+        signal,
+        timedOut: this.clearParkedIfLast,
+      });
+      if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) {
+        if (st !== null) st.handoffsReceived++;
+        if (signal?.aborted) {
+          // Aborted while the hand-off was in flight: pass the lock on and report the abort.
+          this.unlock();
+          throw abortReason(signal);
+        }
+        break;
+      }
+      if (r.result === 'timedOut') throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
+      if (r.result === 'aborted') throw abortReason(signal as AbortSignal);
+    }
+    if (st !== null) {
+      st.acquisitions++;
+      st.contendedAcquisitions++;
+      st.maxWaitMs = Math.max(st.maxWaitMs, nowMs() - startMs);
+    }
+  }
+}

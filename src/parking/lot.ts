@@ -1,0 +1,603 @@
+/**
+ * ParkingLot: WebKit's / Rust parking_lot's parking lot, in shared memory.
+ *
+ * Algorithm
+ * - A fixed power-of-two table of buckets (a region cannot grow), indexed by a Fibonacci hash of
+ *   the key (by convention the byte offset of the word a primitive waits on). Each bucket is one
+ *   128-byte line holding a word lock and the head/tail of a FIFO of waiter records.
+ * - A waiter takes a record from the region's free stack, locks the bucket, runs `validate` (the
+ *   caller's "should I still sleep?" check), appends itself and unlocks; then it sleeps on the
+ *   record's own SLOT word, so an unpark wakes exactly that thread (V8's futex list for the
+ *   address has length one) and no other sleeper is disturbed.
+ * - Unparkers lock the bucket, dequeue the first record(s) with the key, run the caller's
+ *   callback (which sees whether more waiters remain — exact, because the scan counts them),
+ *   store the unpark token, mark the record DEQUEUED, unlock, and only then wake the thread.
+ *
+ * SLOT word (per waiter record): WAITING 0 → SLEEPING 2 (set by the waiter just before it calls
+ * Atomics.wait) → UNPARKED 1 (set by the unparker with an exchange). The unparker calls
+ * `Atomics.notify` only if the exchange saw SLEEPING: notify takes a process-wide mutex in V8,
+ * so it is never called for a thread that is not (about to be) asleep.
+ *
+ * Invariants
+ * - A record's queue links, KEY and STATE change only with its bucket lock held (requeue holds
+ *   both buckets' locks). `validate`, `timedOut` and every unpark callback run under that lock.
+ * - A record in STATE QUEUED is in exactly one bucket FIFO, the one its KEY hashes to.
+ * - Once an unparker has marked a record DEQUEUED, the waiter will consume that unpark: a waiter
+ *   whose timeout or abort fires finds itself DEQUEUED under the bucket lock and then waits for
+ *   SLOT = UNPARKED instead of reporting a timeout. So no unpark (and no lock hand-off) is lost.
+ * - A record is returned to the free stack only by its waiter, after it has seen UNPARKED (or
+ *   after removing itself under the bucket lock), so an unparker never writes a record's fields
+ *   after it was freed. Its late `notify` may reach the record's next owner, which treats it as
+ *   spurious (every sleeper re-checks its SLOT).
+ *
+ * Async parking (`parkAsync`) sleeps on the same SLOT with `Atomics.waitAsync`, keeps the event
+ * loop alive with a ref'd timer (a pending waitAsync does not, nodejs/node#61941), and handles
+ * timeouts and aborts itself with the same dequeue-or-consume rule.
+ */
+
+import { threadId } from 'node:worker_threads';
+import { diffUs, nowMs, nowUs } from './clock.ts';
+import {
+  BKT_HEAD, BKT_LOCK, BKT_TAIL, BUCKET_WORDS, NIL, SLOT_SLEEPING, SLOT_UNPARKED, SLOT_WAITING,
+  WAITER_WORDS, WSTATE_DEQUEUED, WSTATE_QUEUED, WTR_FAIR_AT, WTR_KEY, WTR_NEVER_FAIR, WTR_NEXT,
+  WTR_PARK_TOKEN, WTR_SINCE, WTR_SLOT, WTR_STATE, WTR_THREAD, WTR_UNPARK_TOKEN,
+} from './layout.ts';
+import type { SharedRegion } from './region.ts';
+
+/** What a park ended with. `token` is the value the unparker's callback returned. */
+export type ParkResult =
+  | { readonly result: 'unparked'; readonly token: number }
+  | { readonly result: 'invalid' }
+  | { readonly result: 'timedOut' }
+  | { readonly result: 'aborted' };
+
+export interface ParkOptions {
+  /** Give up after this many milliseconds (default: wait forever). 0 or less times out at once after enqueueing is skipped. */
+  timeoutMs?: number;
+  /** Int32 token the unparkers' `unparkFilter` filter sees. Default 0. */
+  token?: number;
+  /** Runs after the waiter is queued and the bucket lock released, before sleeping. */
+  beforeSleep?: () => void;
+  /**
+   * Runs under the bucket lock when the waiter leaves the queue without being unparked (timeout
+   * or abort); `wasLast` says whether no other waiter on `key` remains.
+   */
+  timedOut?: (key: number, wasLast: boolean) => void;
+  /**
+   * `nowUs()` timestamp from which unparkers see `beFair: true` for this waiter; `null` never.
+   * Default: 1 ms after the park (CPython's TIME_TO_BE_FAIR).
+   */
+  fairAtUs?: number | null;
+}
+
+export interface ParkAsyncOptions extends ParkOptions {
+  /** Aborting removes the waiter (unless it was already unparked) and resolves `{ result: 'aborted' }`. */
+  signal?: AbortSignal;
+}
+
+/** What an unparker's callback sees (and what unparkOne / unparkFilter return). */
+export interface UnparkResult {
+  /** How many threads this call unparked. */
+  unparkedThreads: number;
+  /** Whether threads are still parked on the key after this call (exact, not a hash-collision guess). */
+  haveMore: boolean;
+  /** Whether the (first) unparked waiter has passed its fairness time (`fairAtUs`). */
+  beFair: boolean;
+  /** Park token of the (first) unparked waiter, or 0. */
+  parkToken: number;
+  /** `threadId` of the (first) unparked waiter, or -1. */
+  threadId: number;
+  /** How long the (first) unparked waiter waited, in milliseconds. */
+  waitedMs: number;
+}
+
+export type RequeueOp = 'abort' | 'unparkOneRequeueRest' | 'requeueAll' | 'unparkOne' | 'requeueOne';
+export type FilterOp = 'unpark' | 'skip' | 'stop';
+
+export interface RequeueResult {
+  unparkedThreads: number;
+  requeuedThreads: number;
+  /** Whether threads remain parked on the `from` key. */
+  haveMoreThreads: boolean;
+}
+
+const INVALID: ParkResult = Object.freeze({ result: 'invalid' });
+const TIMED_OUT: ParkResult = Object.freeze({ result: 'timedOut' });
+const ABORTED: ParkResult = Object.freeze({ result: 'aborted' });
+const DEFAULT_FAIR_US = 1000;
+const GOLDEN = 0x9e3779b9 | 0;
+const BUCKET_SPINS = 40;
+const KEEPALIVE_MS = 1 << 30;
+const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
+
+function checkKey(key: number): void {
+  if (!Number.isInteger(key) || key < -0x80000000 || key > 0x7fffffff) {
+    throw new RangeError(`ParkingLot: key must be an int32, got ${key}`);
+  }
+}
+
+function checkTimeout(timeoutMs: number | undefined): number {
+  if (timeoutMs === undefined) return Infinity;
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) {
+    throw new RangeError(`ParkingLot: timeoutMs must be a number of milliseconds, got ${String(timeoutMs)}`);
+  }
+  return Math.max(0, timeoutMs);
+}
+
+export class ParkingLot {
+  private readonly region: SharedRegion;
+  private readonly h: Int32Array;
+  private readonly b0: number;
+  private readonly w0: number;
+  private readonly shift: number;
+  /** Live parkAsync waiters of this thread (for leak checks). */
+  private pendingAsync = 0;
+
+  /** @internal Constructed by SharedRegion. */
+  constructor(region: SharedRegion, bucketsWord: number, buckets: number, waitersWord: number, _waiters: number) {
+    this.region = region;
+    this.h = region.i32;
+    this.b0 = bucketsWord;
+    this.w0 = waitersWord;
+    this.shift = 32 - Math.log2(buckets);
+  }
+
+  /** Number of this thread's parkAsync calls still pending. */
+  get pendingAsyncParks(): number {
+    return this.pendingAsync;
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  private bucketOf(key: number): number {
+    // Fibonacci hashing: the top bits of key·φ spread consecutive offsets over the table.
+    return this.shift === 32 ? this.b0 : this.b0 + (Math.imul(key, GOLDEN) >>> this.shift) * BUCKET_WORDS;
+  }
+
+  /** Word lock: 0 free, 1 locked, 2 locked and someone may sleep on it. */
+  private lockBucket(b: number): void {
+    const h = this.h;
+    // Acquire edge: the CAS reads the unlock store of the previous holder, so its queue edits are visible.
+    if (Atomics.compareExchange(h, b + BKT_LOCK, 0, 1) === 0) return;
+    for (let i = 0; i < BUCKET_SPINS; i++) {
+      if (hasPause) Atomics.pause(i);
+      if (Atomics.load(h, b + BKT_LOCK) === 0 && Atomics.compareExchange(h, b + BKT_LOCK, 0, 1) === 0) return;
+    }
+    // Drepper's mutex "take 3": mark contended and sleep until an unlock wakes us.
+    while (Atomics.exchange(h, b + BKT_LOCK, 2) !== 0) Atomics.wait(h, b + BKT_LOCK, 2);
+  }
+
+  private unlockBucket(b: number): void {
+    // Release edge: publishes every queue/record write made under the lock to the next locker.
+    if (Atomics.exchange(this.h, b + BKT_LOCK, 0) === 2) Atomics.notify(this.h, b + BKT_LOCK, 1);
+  }
+
+  /** Locks the bucket of the key a record is queued under; retries if a requeue moved it meanwhile. */
+  private lockRecordBucket(rec: number): number {
+    for (;;) {
+      const key = Atomics.load(this.h, rec + WTR_KEY);
+      const b = this.bucketOf(key);
+      this.lockBucket(b);
+      // KEY only changes with both buckets locked, so it is stable now if it still matches.
+      if (Atomics.load(this.h, rec + WTR_KEY) === key) return b;
+      this.unlockBucket(b);
+    }
+  }
+
+  private lockTwo(a: number, b: number): void {
+    if (a === b) this.lockBucket(a);
+    else if (a < b) { this.lockBucket(a); this.lockBucket(b); } else { this.lockBucket(b); this.lockBucket(a); }
+  }
+
+  private unlockTwo(a: number, b: number): void {
+    this.unlockBucket(a);
+    if (a !== b) this.unlockBucket(b);
+  }
+
+  // Queue helpers: all run with the bucket lock held (plain-ordered by it; Atomics used throughout
+  // so every shared access is an atomic one).
+
+  private rec(idx: number): number {
+    return this.w0 + idx * WAITER_WORDS;
+  }
+
+  private append(b: number, idx: number): void {
+    const h = this.h;
+    Atomics.store(h, this.rec(idx) + WTR_NEXT, NIL);
+    const tail = Atomics.load(h, b + BKT_TAIL);
+    if (tail === NIL) Atomics.store(h, b + BKT_HEAD, idx);
+    else Atomics.store(h, this.rec(tail) + WTR_NEXT, idx);
+    Atomics.store(h, b + BKT_TAIL, idx);
+  }
+
+  /** Unlinks `idx` whose predecessor is `prev` (NIL if head). */
+  private unlink(b: number, prev: number, idx: number): void {
+    const h = this.h;
+    const next = Atomics.load(h, this.rec(idx) + WTR_NEXT);
+    if (prev === NIL) Atomics.store(h, b + BKT_HEAD, next);
+    else Atomics.store(h, this.rec(prev) + WTR_NEXT, next);
+    if (Atomics.load(h, b + BKT_TAIL) === idx) Atomics.store(h, b + BKT_TAIL, prev);
+  }
+
+  /** Whether any record after `from` (exclusive; NIL = from the head) waits on `key`. */
+  private anyWith(b: number, key: number, from: number): boolean {
+    const h = this.h;
+    let i = from === NIL ? Atomics.load(h, b + BKT_HEAD) : Atomics.load(h, this.rec(from) + WTR_NEXT);
+    while (i !== NIL) {
+      if (Atomics.load(h, this.rec(i) + WTR_KEY) === key) return true;
+      i = Atomics.load(h, this.rec(i) + WTR_NEXT);
+    }
+    return false;
+  }
+
+  /** Removes a still-queued record (timeout/abort path). Returns whether it was the last on its key. */
+  private removeQueued(b: number, idx: number, key: number): boolean {
+    const h = this.h;
+    let prev = NIL;
+    let i = Atomics.load(h, b + BKT_HEAD);
+    while (i !== idx) {
+      prev = i;
+      i = Atomics.load(h, this.rec(i) + WTR_NEXT);
+    }
+    this.unlink(b, prev, idx);
+    Atomics.store(h, this.rec(idx) + WTR_STATE, WSTATE_DEQUEUED);
+    return !this.anyWith(b, key, NIL);
+  }
+
+  /** Marks a dequeued record with its token (bucket lock held). */
+  private grant(idx: number, token: number): void {
+    Atomics.store(this.h, this.rec(idx) + WTR_UNPARK_TOKEN, token | 0);
+    Atomics.store(this.h, this.rec(idx) + WTR_STATE, WSTATE_DEQUEUED);
+  }
+
+  /** Wakes a granted record (bucket lock released). */
+  private wake(idx: number): void {
+    const slot = this.rec(idx) + WTR_SLOT;
+    // Release edge: the waiter's read of UNPARKED synchronizes with this exchange, so it sees the
+    // token and whatever the callback published before it. Notify only a thread that sleeps.
+    if (Atomics.exchange(this.h, slot, SLOT_UNPARKED) === SLOT_SLEEPING) Atomics.notify(this.h, slot, 1);
+  }
+
+  // ---------------------------------------------------------------- parking
+
+  /** Takes a record, validates under the bucket lock and queues it. Returns the record index, or -1 if invalid. */
+  private enqueue(key: number, validate: () => boolean, opts: ParkOptions | undefined): number {
+    const idx = this.region.allocWaiter(this.w0);
+    const h = this.h;
+    const rec = this.rec(idx);
+    const b = this.bucketOf(key);
+    this.lockBucket(b);
+    let ok = false;
+    try {
+      ok = validate();
+    } finally {
+      if (!ok) {
+        this.unlockBucket(b);
+        this.region.freeWaiter(this.w0, idx);
+      }
+    }
+    if (!ok) return -1;
+    const now = nowUs();
+    const fairAt = opts?.fairAtUs;
+    Atomics.store(h, rec + WTR_SLOT, SLOT_WAITING);
+    Atomics.store(h, rec + WTR_KEY, key);
+    Atomics.store(h, rec + WTR_PARK_TOKEN, (opts?.token ?? 0) | 0);
+    Atomics.store(h, rec + WTR_UNPARK_TOKEN, 0);
+    Atomics.store(h, rec + WTR_THREAD, threadId);
+    Atomics.store(h, rec + WTR_SINCE, now);
+    Atomics.store(h, rec + WTR_NEVER_FAIR, fairAt === null ? 1 : 0);
+    Atomics.store(h, rec + WTR_FAIR_AT, fairAt == null ? (now + DEFAULT_FAIR_US) | 0 : fairAt | 0);
+    Atomics.store(h, rec + WTR_STATE, WSTATE_QUEUED);
+    this.append(b, idx);
+    this.unlockBucket(b);
+    return idx;
+  }
+
+  /**
+   * Leaves the queue after a timeout or abort, unless an unparker got there first.
+   * Returns true if the waiter removed itself; false if it was already dequeued (the unpark must be consumed).
+   */
+  private cancel(idx: number, opts: ParkOptions | undefined): boolean {
+    const h = this.h;
+    const rec = this.rec(idx);
+    const b = this.lockRecordBucket(rec);
+    if (Atomics.load(h, rec + WTR_STATE) !== WSTATE_QUEUED) {
+      this.unlockBucket(b);
+      return false;
+    }
+    const key = Atomics.load(h, rec + WTR_KEY);
+    const wasLast = this.removeQueued(b, idx, key);
+    try {
+      opts?.timedOut?.(key, wasLast);
+    } finally {
+      this.unlockBucket(b);
+    }
+    return true;
+  }
+
+  /**
+   * Parks the calling thread on `key` if `validate()` (run under the bucket lock) returns true.
+   * Blocks the thread (allowed on Node's main thread, but it stalls the event loop: prefer parkAsync there).
+   */
+  park(key: number, validate: () => boolean, opts?: ParkOptions): ParkResult {
+    checkKey(key);
+    const timeout = checkTimeout(opts?.timeoutMs);
+    const idx = this.enqueue(key, validate, opts);
+    if (idx < 0) return INVALID;
+    opts?.beforeSleep?.();
+    const h = this.h;
+    const slot = this.rec(idx) + WTR_SLOT;
+    const deadline = timeout === Infinity ? Infinity : nowMs() + timeout;
+    for (;;) {
+      // Acquire edge: reading UNPARKED synchronizes with the unparker's exchange in wake().
+      const s = Atomics.compareExchange(h, slot, SLOT_WAITING, SLOT_SLEEPING);
+      if (s === SLOT_UNPARKED) break;
+      const left = deadline - nowMs();
+      if (left <= 0) {
+        if (this.cancel(idx, opts)) {
+          this.region.freeWaiter(this.w0, idx);
+          return TIMED_OUT;
+        }
+        // Already dequeued by an unparker: its wake is imminent; consume it.
+        while (Atomics.compareExchange(h, slot, SLOT_WAITING, SLOT_SLEEPING) !== SLOT_UNPARKED) {
+          Atomics.wait(h, slot, SLOT_SLEEPING);
+        }
+        break;
+      }
+      Atomics.wait(h, slot, SLOT_SLEEPING, left === Infinity ? undefined : left);
+    }
+    const token = Atomics.load(h, this.rec(idx) + WTR_UNPARK_TOKEN);
+    this.region.freeWaiter(this.w0, idx);
+    return { result: 'unparked', token };
+  }
+
+  /**
+   * Like park, but never blocks the event loop: sleeps with Atomics.waitAsync and resolves when
+   * unparked, timed out or aborted. While pending it keeps the event loop alive.
+   */
+  parkAsync(key: number, validate: () => boolean, opts?: ParkAsyncOptions): Promise<ParkResult> {
+    try {
+      checkKey(key);
+      const timeout = checkTimeout(opts?.timeoutMs);
+      const signal = opts?.signal;
+      if (signal?.aborted) return Promise.resolve(ABORTED);
+      const idx = this.enqueue(key, validate, opts);
+      if (idx < 0) return Promise.resolve(INVALID);
+      opts?.beforeSleep?.();
+      return this.sleepAsync(idx, timeout, opts, signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private sleepAsync(idx: number, timeout: number, opts: ParkAsyncOptions | undefined, signal: AbortSignal | undefined): Promise<ParkResult> {
+    const h = this.h;
+    const slot = this.rec(idx) + WTR_SLOT;
+    this.pendingAsync++;
+    return new Promise<ParkResult>((resolve) => {
+      let cancelled: ParkResult | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      const finish = (): void => {
+        settled = true;
+        this.pendingAsync--;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const out: ParkResult = cancelled ?? { result: 'unparked', token: Atomics.load(h, this.rec(idx) + WTR_UNPARK_TOKEN) };
+        this.region.freeWaiter(this.w0, idx);
+        resolve(out);
+      };
+      const step = (): void => {
+        if (settled) return;
+        // Acquire edge as in park(): reading UNPARKED synchronizes with wake() (or our own cancel below).
+        const s = Atomics.compareExchange(h, slot, SLOT_WAITING, SLOT_SLEEPING);
+        if (s === SLOT_UNPARKED) return finish();
+        const r = Atomics.waitAsync(h, slot, SLOT_SLEEPING);
+        if (r.async) void r.value.then(step);
+        else step();
+      };
+      const leave = (why: ParkResult): void => {
+        if (settled || cancelled !== undefined) return;
+        if (this.cancel(idx, opts)) {
+          cancelled = why;
+          // Release our own pending waitAsync (V8 would otherwise keep it forever).
+          this.wake(idx);
+        }
+        // Else an unparker dequeued us first: its wake resolves the waitAsync and we report it.
+      };
+      const onAbort = (): void => leave(ABORTED);
+      // The timer doubles as the event-loop keep-alive (a pending waitAsync holds no ref).
+      if (timeout === Infinity) {
+        const keep = (): void => { timer = setTimeout(keep, KEEPALIVE_MS); };
+        keep();
+      } else {
+        timer = setTimeout(() => { timer = undefined; leave(TIMED_OUT); if (!settled && cancelled === undefined) keepAliveUntilSettled(); }, timeout);
+      }
+      const keepAliveUntilSettled = (): void => {
+        // Lost the race to an unparker: its wake comes within microseconds; stay alive until then.
+        timer = setTimeout(keepAliveUntilSettled, KEEPALIVE_MS);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      step();
+    });
+  }
+
+  // ---------------------------------------------------------------- unparking
+
+  /**
+   * Unparks the first thread parked on `key`. `callback` runs under the bucket lock, even when no
+   * thread was parked, and returns the token the woken thread receives.
+   */
+  unparkOne(key: number, callback?: (r: UnparkResult) => number): UnparkResult {
+    checkKey(key);
+    const h = this.h;
+    const b = this.bucketOf(key);
+    this.lockBucket(b);
+    let prev = NIL;
+    let i = Atomics.load(h, b + BKT_HEAD);
+    while (i !== NIL && Atomics.load(h, this.rec(i) + WTR_KEY) !== key) {
+      prev = i;
+      i = Atomics.load(h, this.rec(i) + WTR_NEXT);
+    }
+    const r: UnparkResult = { unparkedThreads: 0, haveMore: false, beFair: false, parkToken: 0, threadId: -1, waitedMs: 0 };
+    if (i !== NIL) {
+      const rec = this.rec(i);
+      const now = nowUs();
+      r.unparkedThreads = 1;
+      r.haveMore = this.anyWith(b, key, i);
+      this.unlink(b, prev, i);
+      r.beFair = Atomics.load(h, rec + WTR_NEVER_FAIR) === 0 && diffUs(now, Atomics.load(h, rec + WTR_FAIR_AT)) >= 0;
+      r.parkToken = Atomics.load(h, rec + WTR_PARK_TOKEN);
+      r.threadId = Atomics.load(h, rec + WTR_THREAD);
+      r.waitedMs = diffUs(now, Atomics.load(h, rec + WTR_SINCE)) / 1000;
+    }
+    let token = 0;
+    try {
+      if (callback !== undefined) token = callback(r);
+    } finally {
+      // Even if the callback threw, the dequeued waiter is granted (token 0) so it is not lost.
+      if (i !== NIL) this.grant(i, token);
+      this.unlockBucket(b);
+      if (i !== NIL) this.wake(i);
+    }
+    return r;
+  }
+
+  /** Unparks every thread parked on `key`, each receiving `token`. Returns how many. */
+  unparkAll(key: number, token = 0): number {
+    return this.unparkFilter(key, () => 'unpark', () => token).unparkedThreads;
+  }
+
+  /**
+   * Walks the threads parked on `key` in FIFO order; `filter(parkToken)` decides for each whether
+   * to unpark it, skip it, or stop. `callback` runs under the bucket lock after the walk and
+   * returns the token every unparked thread receives.
+   */
+  unparkFilter(key: number, filter: (parkToken: number) => FilterOp, callback?: (r: UnparkResult) => number): UnparkResult {
+    checkKey(key);
+    const h = this.h;
+    const b = this.bucketOf(key);
+    const woken: number[] = [];
+    const r: UnparkResult = { unparkedThreads: 0, haveMore: false, beFair: false, parkToken: 0, threadId: -1, waitedMs: 0 };
+    let token = 0;
+    this.lockBucket(b);
+    try {
+      let prev = NIL;
+      let i = Atomics.load(h, b + BKT_HEAD);
+      while (i !== NIL) {
+        const rec = this.rec(i);
+        const next = Atomics.load(h, rec + WTR_NEXT);
+        if (Atomics.load(h, rec + WTR_KEY) === key) {
+          const op = filter(Atomics.load(h, rec + WTR_PARK_TOKEN));
+          if (op === 'stop') break;
+          if (op === 'unpark') {
+            if (woken.length === 0) {
+              const now = nowUs();
+              r.beFair = Atomics.load(h, rec + WTR_NEVER_FAIR) === 0 && diffUs(now, Atomics.load(h, rec + WTR_FAIR_AT)) >= 0;
+              r.parkToken = Atomics.load(h, rec + WTR_PARK_TOKEN);
+              r.threadId = Atomics.load(h, rec + WTR_THREAD);
+              r.waitedMs = diffUs(now, Atomics.load(h, rec + WTR_SINCE)) / 1000;
+            }
+            this.unlink(b, prev, i);
+            woken.push(i);
+            i = next;
+            continue;
+          }
+        }
+        prev = i;
+        i = next;
+      }
+      r.unparkedThreads = woken.length;
+      r.haveMore = this.anyWith(b, key, NIL);
+      if (callback !== undefined) token = callback(r);
+    } finally {
+      for (const idx of woken) this.grant(idx, token);
+      this.unlockBucket(b);
+      for (const idx of woken) this.wake(idx);
+    }
+    return r;
+  }
+
+  /**
+   * Moves threads parked on `from` to `to` (and/or unparks one), as `validate()` decides under both
+   * bucket locks. `callback(op, result)` runs under the locks and returns the unparked thread's token.
+   */
+  unparkRequeue(
+    from: number,
+    to: number,
+    validate: () => RequeueOp,
+    callback?: (op: RequeueOp, r: RequeueResult) => number,
+  ): RequeueResult {
+    checkKey(from);
+    checkKey(to);
+    const h = this.h;
+    const bf = this.bucketOf(from);
+    const bt = this.bucketOf(to);
+    const r: RequeueResult = { unparkedThreads: 0, requeuedThreads: 0, haveMoreThreads: false };
+    let woken = NIL;
+    let token = 0;
+    this.lockTwo(bf, bt);
+    try {
+      const op = validate();
+      if (op === 'abort') return r;
+      const wakeFirst = op === 'unparkOne' || op === 'unparkOneRequeueRest';
+      const moveRest = op === 'unparkOneRequeueRest' || op === 'requeueAll';
+      let moveOne = op === 'requeueOne';
+      const moved: number[] = [];
+      let prev = NIL;
+      let i = Atomics.load(h, bf + BKT_HEAD);
+      let first = true;
+      while (i !== NIL) {
+        const rec = this.rec(i);
+        const next = Atomics.load(h, rec + WTR_NEXT);
+        if (Atomics.load(h, rec + WTR_KEY) === from) {
+          if (first && wakeFirst) {
+            this.unlink(bf, prev, i);
+            woken = i;
+            first = false;
+            i = next;
+            continue;
+          }
+          first = false;
+          if (moveRest || moveOne) {
+            moveOne = false;
+            this.unlink(bf, prev, i);
+            moved.push(i);
+            i = next;
+            continue;
+          }
+        }
+        prev = i;
+        i = next;
+      }
+      for (const idx of moved) {
+        // KEY changes with both bucket locks held (see lockRecordBucket).
+        Atomics.store(h, this.rec(idx) + WTR_KEY, to);
+        this.append(bt, idx);
+      }
+      r.unparkedThreads = woken === NIL ? 0 : 1;
+      r.requeuedThreads = moved.length;
+      r.haveMoreThreads = this.anyWith(bf, from, NIL);
+      if (callback !== undefined) token = callback(op, r);
+    } finally {
+      if (woken !== NIL) this.grant(woken, token);
+      this.unlockTwo(bf, bt);
+      if (woken !== NIL) this.wake(woken);
+    }
+    return r;
+  }
+
+  /** Number of threads parked on `key` now (takes the bucket lock; for tests and diagnostics). */
+  parkedCount(key: number): number {
+    checkKey(key);
+    const h = this.h;
+    const b = this.bucketOf(key);
+    this.lockBucket(b);
+    let n = 0;
+    for (let i = Atomics.load(h, b + BKT_HEAD); i !== NIL; i = Atomics.load(h, this.rec(i) + WTR_NEXT)) {
+      if (Atomics.load(h, this.rec(i) + WTR_KEY) === key) n++;
+    }
+    this.unlockBucket(b);
+    return n;
+  }
+}
