@@ -39,6 +39,7 @@ import { nowMs, nowUs } from '../parking/clock.ts';
 import type { ParkResult, UnparkResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
+import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
 
 /** Lock word bits. */
 export const LOCKED = 1;
@@ -46,8 +47,9 @@ export const PARKED = 2;
 export const OWNER_SHIFT = 3;
 const MAX_TID = (1 << 28) - 1;
 
-const TOKEN_NORMAL = 0;
-const TOKEN_HANDOFF = 1;
+/** Unpark tokens: a woken waiter retries (NORMAL) or already owns the lock (HANDOFF). */
+export const TOKEN_NORMAL = 0;
+export const TOKEN_HANDOFF = 1;
 
 /** Adaptive spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
 const SPIN_MIN = 8;
@@ -81,10 +83,7 @@ export interface MutexHandle extends PrimitiveHandle {
   readonly options: { readonly spin: SpinOption; readonly fairness: FairnessOption };
 }
 
-export interface LockAsyncOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
+export type LockAsyncOptions = WaitAsyncOptions;
 
 /** Per-thread statistics of one Mutex (enabled with `stats: true`). */
 export interface MutexStats {
@@ -110,16 +109,6 @@ function checkFairness(v: unknown): FairnessOption {
     if (typeof t === 'number' && Number.isFinite(t) && t >= 0) return Object.freeze({ timeoutMs: t });
   }
   throw new RangeError(`Mutex option \`fairness\` must be 'dynamic', 'fifo', 'none' or { timeoutMs: finite ms >= 0 }, got ${JSON.stringify(v)}`);
-}
-
-/** Normalizes a user timeout: NaN is an error, negative means "do not wait", Infinity waits forever. */
-export function checkTimeoutMs(what: string, ms: unknown): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw new RangeError(`${what}: timeout must be a number of milliseconds, got ${String(ms)}`);
-  return Math.max(0, ms);
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /** A held lock; `[Symbol.dispose]` (or `release()`) unlocks it once. */
@@ -477,7 +466,7 @@ export class Mutex {
     }
     const { signal } = opts;
     const timeoutMs = opts.timeoutMs === undefined ? Infinity : checkTimeoutMs('Mutex.lockAsync', opts.timeoutMs);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('Mutex.lockAsync: `signal` must be an AbortSignal');
+    checkSignal('Mutex.lockAsync', signal);
     if (signal?.aborted) throw abortReason(signal);
     const st = this.st;
     const startMs = nowMs();
