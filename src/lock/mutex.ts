@@ -460,14 +460,14 @@ export class Mutex {
    * An async waiter receives the lock by direct hand-off, so synchronous bargers cannot starve it.
    */
   async lockAsync(opts: LockAsyncOptions = {}): Promise<void> {
-    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) === 0) {
-      if (this.st !== null) this.st.acquisitions++;
-      return;
-    }
     const { signal } = opts;
     const timeoutMs = opts.timeoutMs === undefined ? Infinity : checkTimeoutMs('Mutex.lockAsync', opts.timeoutMs);
     checkSignal('Mutex.lockAsync', signal);
     if (signal?.aborted) throw abortReason(signal);
+    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) === 0) {
+      if (this.st !== null) this.st.acquisitions++;
+      return;
+    }
     const st = this.st;
     const startMs = nowMs();
     const i32 = this.i32;

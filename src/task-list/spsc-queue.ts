@@ -1,0 +1,372 @@
+/**
+ * SpscQueue: a bounded single-producer single-consumer ring of Int32 values in a SharedRegion,
+ * for fixed producer/consumer pairs (the worker pool's per-worker rings).
+ *
+ * Algorithm: Lamport's single-producer/single-consumer ring ("Specifying concurrent program
+ * modules", TOPLAS 1983) with free-running indices, as in ringbuf.js, plus the refinement of
+ * caching the other side's index (each side re-reads the remote index only when its cached copy
+ * says full/empty; cf. Rigtorp's SPSCQueue, folly's ProducerConsumerQueue). Unlike ringbuf.js,
+ * the write index and the read index sit on separate 128-byte lines.
+ *
+ * Layout (Int32 indices from the block start):
+ *
+ * | index | word        | written by                              |
+ * |-------|-------------|-----------------------------------------|
+ * | 0     | capacity    | creator, once                           |
+ * | 32    | write index | the producer                            |
+ * | 64    | read index  | the consumer                            |
+ * | 96    | waiter word | threads about to park (see blocking.ts) |
+ * | 128+i | data[i]     | the producer (while the slot is free)   |
+ *
+ * Invariants: `0 ≤ write − read ≤ capacity` (wrapped Int32 differences); positions in
+ * [read, write) hold values and belong to the consumer, positions in [write, read + capacity) are
+ * free and belong to the producer (slot = position & mask). A cached remote index is never ahead of the real one,
+ * so a stale cache can only make a side think the ring is fuller/emptier than it is, never the
+ * reverse.
+ *
+ * Memory edges: the producer's plain write of `data[w]` is sequenced before its
+ * `Atomics.store(write, w+1)`; the consumer's `Atomics.load(write)` that reads it synchronizes
+ * with that store, so its plain read of `data[w]` is race-free. Symmetrically the consumer's
+ * `Atomics.store(read, r+1)` releases the slot to the producer. Each side reads its *own* index
+ * with a plain read: only it writes that word, so the read races with nothing.
+ *
+ * Progress: wait-free (`tryPush`/`tryPop` finish in a bounded number of steps and never fail
+ * spuriously: failure means full/empty at the moment of the remote-index load). Contract: at
+ * most one thread pushes and at most one thread pops at any time; moving a role to another
+ * thread needs a happens-before edge (e.g. a message) between the old and new holder. Blocking
+ * and async forms park on the ParkingLot exactly as MpmcQueue does (blocking.ts).
+ */
+
+import { nowMs } from '../parking/clock.ts';
+import type { ParkingLot } from '../parking/lot.ts';
+import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { TimeoutError } from '../errors.ts';
+import { abortReason } from '../lock/common.ts';
+import {
+  checkInt32, checkMs, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
+} from './blocking.ts';
+import { checkRingCapacity, LINE } from './ring.ts';
+import type { QueueWaitOptions } from './mpmc-queue.ts';
+
+const S_CAPACITY = 0;
+const S_WRITE = LINE;
+const S_READ = 2 * LINE;
+const S_WAITERS = 3 * LINE;
+const S_DATA = 4 * LINE;
+
+export interface SpscQueueOptions {
+  /** Region to allocate the queue in. Default: `SharedRegion.default()`. */
+  region?: SharedRegion;
+  /** Number of slots: a power of two from 1 to 2^28. */
+  capacity: number;
+  /** As MpmcQueueOptions.fastPath (benchmark switch for claim L2). Default `true`. */
+  fastPath?: boolean;
+}
+
+export interface SpscQueueHandle extends PrimitiveHandle {
+  readonly kind: 'SpscQueue';
+}
+
+export class SpscQueue {
+  readonly region: SharedRegion;
+  readonly offset: number;
+  readonly capacity: number;
+  private readonly i32: Int32Array;
+  private readonly base: number;
+  private readonly mask: number;
+  private readonly lot: ParkingLot;
+  private readonly waitIdx: number;
+  private readonly keyNotEmpty: number;
+  private readonly keyNotFull: number;
+  private readonly fastPath: boolean;
+  /** Producer's cached copy of the read index (never ahead of the real one). */
+  private readCache: number;
+  /** Consumer's cached copy of the write index (never ahead of the real one). */
+  private writeCache: number;
+  private cachedHandle: SpscQueueHandle | undefined;
+
+  constructor(opts: SpscQueueOptions, attach?: { region: SharedRegion; offset: number }) {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('new SpscQueue(opts): opts must be an object');
+    if (attach !== undefined) {
+      this.region = attach.region;
+      this.offset = attach.offset;
+      this.capacity = Atomics.load(this.region.i32, (attach.offset >> 2) + S_CAPACITY);
+      checkRingCapacity(this.capacity, 'SpscQueue.from: stored capacity (corrupt queue)');
+    } else {
+      this.capacity = checkRingCapacity(opts.capacity, 'SpscQueue option `capacity`');
+      const region = opts.region ?? SharedRegion.default();
+      if (!(region instanceof SharedRegion)) throw new TypeError('new SpscQueue: `region` must be a SharedRegion');
+      this.region = region;
+      this.offset = region.alloc('SpscQueue', (S_DATA + this.capacity) * 4, 128);
+      // Published to other threads with the handle (postMessage orders it).
+      Atomics.store(region.i32, (this.offset >> 2) + S_CAPACITY, this.capacity);
+    }
+    this.i32 = this.region.i32;
+    this.base = this.offset >> 2;
+    this.mask = this.capacity - 1;
+    this.lot = this.region.lot;
+    this.waitIdx = this.base + S_WAITERS;
+    this.keyNotEmpty = this.offset + S_WAITERS * 4;
+    this.keyNotFull = this.keyNotEmpty + 4;
+    this.fastPath = opts.fastPath ?? true;
+    this.readCache = Atomics.load(this.i32, this.base + S_READ);
+    this.writeCache = Atomics.load(this.i32, this.base + S_WRITE);
+  }
+
+  static from(handle: SpscQueueHandle | PrimitiveHandle, opts: { fastPath?: boolean } = {}): SpscQueue {
+    const { region, offset } = resolveHandle(handle, 'SpscQueue');
+    return new SpscQueue({ capacity: 0, ...opts }, { region, offset });
+  }
+
+  get handle(): SpscQueueHandle {
+    this.cachedHandle ??= this.region.handleFor('SpscQueue', this.offset) as SpscQueueHandle;
+    return this.cachedHandle;
+  }
+
+  /** Number of values queued: exact from the producer's or consumer's point of view between its own operations. */
+  get size(): number {
+    const r = Atomics.load(this.i32, this.base + S_READ);
+    const w = Atomics.load(this.i32, this.base + S_WRITE);
+    const n = (w - r) | 0;
+    return n < 0 ? 0 : n > this.capacity ? this.capacity : n;
+  }
+
+  // ---------------------------------------------------------------- non-blocking
+
+  /** Producer only. Appends `value` if there is room; never fails spuriously. */
+  tryPush(value: number): boolean {
+    checkInt32('SpscQueue.tryPush', value);
+    if (!this.rawPush(value)) return false;
+    this.afterPush();
+    return true;
+  }
+
+  /** Consumer only. Removes the oldest value, or returns `undefined` if the ring is empty. */
+  tryPop(): number | undefined {
+    const v = this.rawPop();
+    if (v !== undefined) this.afterPop();
+    return v;
+  }
+
+  /** Producer only. Appends as many of `values[start…start+count)` as fit; returns how many. */
+  pushBatch(values: ArrayLike<number>, start = 0, count = values.length - start): number {
+    for (let j = start; j < start + count; j++) checkInt32('SpscQueue.pushBatch', values[j]);
+    const i32 = this.i32;
+    const w = i32[this.base + S_WRITE]!; // plain: only the producer writes it
+    let room = this.capacity - ((w - this.readCache) | 0);
+    if (room < count) {
+      this.readCache = Atomics.load(i32, this.base + S_READ); // syncs with the consumer's release
+      room = this.capacity - ((w - this.readCache) | 0);
+    }
+    const n = Math.min(room, count);
+    if (n <= 0) return 0;
+    for (let j = 0; j < n; j++) i32[this.base + S_DATA + ((w + j) & this.mask)] = values[start + j]!;
+    Atomics.store(i32, this.base + S_WRITE, (w + n) | 0); // publishes all n values at once
+    this.afterPush(n);
+    return n;
+  }
+
+  /** Consumer only. Removes up to `max` values into `out`; returns how many. */
+  popBatch(out: Int32Array | number[], max = out.length): number {
+    if (!Number.isInteger(max) || max < 0) throw new RangeError(`SpscQueue.popBatch: max must be a non-negative integer, got ${max}`);
+    const limit = out instanceof Int32Array ? Math.min(max, out.length) : max;
+    const i32 = this.i32;
+    const r = i32[this.base + S_READ]!; // plain: only the consumer writes it
+    let avail = (this.writeCache - r) | 0;
+    if (avail < limit) {
+      this.writeCache = Atomics.load(i32, this.base + S_WRITE); // syncs with the producer's publish
+      avail = (this.writeCache - r) | 0;
+    }
+    const n = Math.min(avail, limit);
+    if (n <= 0) return 0;
+    for (let j = 0; j < n; j++) out[j] = i32[this.base + S_DATA + ((r + j) & this.mask)]!;
+    Atomics.store(i32, this.base + S_READ, (r + n) | 0); // releases the n slots to the producer
+    this.afterPop(n);
+    return n;
+  }
+
+  // ---------------------------------------------------------------- blocking
+
+  /** Producer only. Appends `value`, blocking while the ring is full. */
+  push(value: number): void {
+    checkInt32('SpscQueue.push', value);
+    if (this.fastPath && this.rawPush(value)) {
+      this.afterPush();
+      return;
+    }
+    this.pushSlow(value, Infinity);
+  }
+
+  /** Consumer only. Removes the oldest value, blocking while the ring is empty. */
+  pop(): number {
+    if (this.fastPath) {
+      const v = this.rawPop();
+      if (v !== undefined) {
+        this.afterPop();
+        return v;
+      }
+    }
+    return this.popSlow(Infinity) as number;
+  }
+
+  tryPushFor(value: number, ms: number): boolean {
+    checkInt32('SpscQueue.tryPushFor', value);
+    return this.pushSlow(value, checkMs('SpscQueue.tryPushFor', ms));
+  }
+
+  tryPopFor(ms: number): number | undefined {
+    return this.popSlow(checkMs('SpscQueue.tryPopFor', ms));
+  }
+
+  // ---------------------------------------------------------------- async
+
+  /** Consumer only. As MpmcQueue.popAsync. */
+  async popAsync(opts: QueueWaitOptions = {}): Promise<number> {
+    if (this.fastPath) {
+      const v = this.rawPop();
+      if (v !== undefined) {
+        this.afterPop();
+        return v;
+      }
+    }
+    const { signal } = opts;
+    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('SpscQueue.popAsync', opts.timeoutMs);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('SpscQueue.popAsync: `signal` must be an AbortSignal');
+    const deadline = nowMs() + timeout;
+    for (;;) {
+      if (signal?.aborted) throw abortReason(signal);
+      const r = await parkCountedAsync(
+        this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, deadline - nowMs(), signal,
+      );
+      const v = this.rawPop();
+      if (v !== undefined) {
+        this.afterPop();
+        return v;
+      }
+      if (r.result === 'aborted') throw abortReason(signal!);
+      if (r.result === 'timedOut' || nowMs() >= deadline) throw new TimeoutError(`SpscQueue.popAsync: no value within ${timeout} ms`);
+    }
+  }
+
+  /** Producer only. As MpmcQueue.pushAsync. */
+  async pushAsync(value: number, opts: QueueWaitOptions = {}): Promise<void> {
+    checkInt32('SpscQueue.pushAsync', value);
+    if (this.fastPath && this.rawPush(value)) {
+      this.afterPush();
+      return;
+    }
+    const { signal } = opts;
+    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('SpscQueue.pushAsync', opts.timeoutMs);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('SpscQueue.pushAsync: `signal` must be an AbortSignal');
+    const deadline = nowMs() + timeout;
+    for (;;) {
+      if (signal?.aborted) throw abortReason(signal);
+      const r = await parkCountedAsync(
+        this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, deadline - nowMs(), signal,
+      );
+      if (this.rawPush(value)) {
+        this.afterPush();
+        return;
+      }
+      if (r.result === 'aborted') throw abortReason(signal!);
+      if (r.result === 'timedOut' || nowMs() >= deadline) throw new TimeoutError(`SpscQueue.pushAsync: no room within ${timeout} ms`);
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private rawPush(value: number): boolean {
+    const i32 = this.i32;
+    const w = i32[this.base + S_WRITE]!; // plain: only the producer writes it
+    if (((w - this.readCache) | 0) >= this.capacity) {
+      // Synchronizes with the consumer's store of the read index: the slots it freed are ours.
+      this.readCache = Atomics.load(i32, this.base + S_READ);
+      if (((w - this.readCache) | 0) >= this.capacity) return false;
+    }
+    i32[this.base + S_DATA + (w & this.mask)] = value; // plain: published by the store below
+    // Publishes the value: the consumer's load of the write index reads this store.
+    Atomics.store(i32, this.base + S_WRITE, (w + 1) | 0);
+    return true;
+  }
+
+  private rawPop(): number | undefined {
+    const i32 = this.i32;
+    const r = i32[this.base + S_READ]!; // plain: only the consumer writes it
+    if (((this.writeCache - r) | 0) <= 0) {
+      // Synchronizes with the producer's store of the write index.
+      this.writeCache = Atomics.load(i32, this.base + S_WRITE);
+      if (((this.writeCache - r) | 0) <= 0) return undefined;
+    }
+    const v = i32[this.base + S_DATA + (r & this.mask)]!; // plain: ordered after the load above
+    // Releases the slot: the producer's load of the read index reads this store.
+    Atomics.store(i32, this.base + S_READ, (r + 1) | 0);
+    return v;
+  }
+
+  private readonly looksEmpty = (): boolean =>
+    Atomics.load(this.i32, this.base + S_WRITE) === Atomics.load(this.i32, this.base + S_READ);
+  private readonly looksFull = (): boolean =>
+    ((Atomics.load(this.i32, this.base + S_WRITE) - Atomics.load(this.i32, this.base + S_READ)) | 0) >= this.capacity;
+
+  private afterPush(n = 1): void {
+    // One SC load of the waiter word after the publishing store (see blocking.ts).
+    const w = Atomics.load(this.i32, this.waitIdx);
+    if (w === 0) return;
+    if ((w & 0xffff) !== 0) this.lot.unparkOne(this.keyNotEmpty);
+    // A single producer never needs another producer woken; the mask keeps misuse harmless.
+    if (w >>> 16 !== 0 && n > 0 && !this.looksFull()) this.lot.unparkOne(this.keyNotFull);
+  }
+
+  private afterPop(n = 1): void {
+    const w = Atomics.load(this.i32, this.waitIdx);
+    if (w === 0) return;
+    if (w >>> 16 !== 0) this.lot.unparkOne(this.keyNotFull);
+    if ((w & 0xffff) !== 0 && n > 0 && !this.looksEmpty()) this.lot.unparkOne(this.keyNotEmpty);
+  }
+
+  private popSlow(timeoutMs: number): number | undefined {
+    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
+    for (;;) {
+      if (this.fastPath) {
+        for (let i = 0; i < SPIN_TRIES; i++) {
+          pause(1 << Math.min(i, 4));
+          const v = this.rawPop();
+          if (v !== undefined) {
+            this.afterPop();
+            return v;
+          }
+        }
+      }
+      const left = deadline - nowMs();
+      const r = parkCounted(this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, left < 0 ? 0 : left);
+      const v = this.rawPop();
+      if (v !== undefined) {
+        this.afterPop();
+        return v;
+      }
+      if (r.result === 'timedOut' || nowMs() >= deadline) return undefined;
+    }
+  }
+
+  private pushSlow(value: number, timeoutMs: number): boolean {
+    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
+    for (;;) {
+      if (this.fastPath) {
+        for (let i = 0; i < SPIN_TRIES; i++) {
+          if (i > 0) pause(1 << Math.min(i, 4));
+          if (this.rawPush(value)) {
+            this.afterPush();
+            return true;
+          }
+        }
+      }
+      const left = deadline - nowMs();
+      const r = parkCounted(this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, left < 0 ? 0 : left);
+      if (this.rawPush(value)) {
+        this.afterPush();
+        return true;
+      }
+      if (r.result === 'timedOut' || nowMs() >= deadline) return false;
+    }
+  }
+}
