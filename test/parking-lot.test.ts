@@ -260,3 +260,19 @@ describe('ParkingLot: across threads', () => {
     expect(r.lot.parkedCount(64)).toBe(0);
   });
 });
+
+describe('ParkingLot: throwing timedOut callbacks', () => {
+  it('sync park rethrows and returns its record', () => {
+    const r = SharedRegion.create({ bytes: 64, waiters: 2 });
+    expect(() => r.lot.park(4, yes, { timeoutMs: 1, timedOut: () => { throw new Error('t'); } })).toThrow('t');
+    expect(r.freeWaiterCount()).toBe(2);
+    expect(r.lot.parkedCount(4)).toBe(0);
+  });
+
+  it('parkAsync rejects with the error and returns its record', async () => {
+    const r = SharedRegion.create({ bytes: 64, waiters: 2 });
+    await expect(r.lot.parkAsync(4, yes, { timeoutMs: 1, timedOut: () => { throw new Error('a'); } })).rejects.toThrow('a');
+    expect(r.freeWaiterCount()).toBe(2);
+    expect(r.lot.pendingAsyncParks).toBe(0);
+  });
+});

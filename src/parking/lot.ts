@@ -108,6 +108,7 @@ const DEFAULT_FAIR_US = 1000;
 const GOLDEN = 0x9e3779b9 | 0;
 const BUCKET_SPINS = 40;
 const KEEPALIVE_MS = 1 << 30;
+const noop = (): void => {};
 const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 function checkKey(key: number): void {
@@ -334,7 +335,14 @@ export class ParkingLot {
       if (s === SLOT_UNPARKED) break;
       const left = deadline - nowMs();
       if (left <= 0) {
-        if (this.cancel(idx, opts)) {
+        let removed: boolean;
+        try {
+          removed = this.cancel(idx, opts);
+        } catch (e) {
+          this.region.freeWaiter(this.w0, idx); // timedOut threw after the record was unlinked
+          throw e;
+        }
+        if (removed) {
           this.region.freeWaiter(this.w0, idx);
           return TIMED_OUT;
         }
@@ -374,18 +382,24 @@ export class ParkingLot {
     const h = this.h;
     const slot = this.rec(idx) + WTR_SLOT;
     this.pendingAsync++;
-    return new Promise<ParkResult>((resolve) => {
+    return new Promise<ParkResult>((resolve, reject) => {
       let cancelled: ParkResult | undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let failure: { error: unknown } | undefined;
       let settled = false;
+      // A pending waitAsync holds no ref on the event loop (nodejs/node#61941): this timer does,
+      // from the park until the promise settles, whatever path settles it.
+      const keepAlive = setInterval(noop, KEEPALIVE_MS);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (): void => {
         settled = true;
         this.pendingAsync--;
+        clearInterval(keepAlive);
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const out: ParkResult = cancelled ?? { result: 'unparked', token: Atomics.load(h, this.rec(idx) + WTR_UNPARK_TOKEN) };
         this.region.freeWaiter(this.w0, idx);
-        resolve(out);
+        if (failure !== undefined) reject(failure.error);
+        else resolve(out);
       };
       const step = (): void => {
         if (settled) return;
@@ -398,25 +412,23 @@ export class ParkingLot {
       };
       const leave = (why: ParkResult): void => {
         if (settled || cancelled !== undefined) return;
-        if (this.cancel(idx, opts)) {
+        let removed: boolean;
+        try {
+          removed = this.cancel(idx, opts);
+        } catch (error) {
+          // timedOut threw after the record was unlinked: the record is ours; settle with the error.
+          removed = true;
+          failure = { error };
+        }
+        if (removed) {
           cancelled = why;
-          // Release our own pending waitAsync (V8 would otherwise keep it forever).
+          // Release our own pending waitAsync (V8 would otherwise keep it forever); step() then finishes.
           this.wake(idx);
         }
-        // Else an unparker dequeued us first: its wake resolves the waitAsync and we report it.
+        // Else an unparker dequeued us first: its wake resolves the waitAsync and we report that unpark.
       };
       const onAbort = (): void => leave(ABORTED);
-      // The timer doubles as the event-loop keep-alive (a pending waitAsync holds no ref).
-      if (timeout === Infinity) {
-        const keep = (): void => { timer = setTimeout(keep, KEEPALIVE_MS); };
-        keep();
-      } else {
-        timer = setTimeout(() => { timer = undefined; leave(TIMED_OUT); if (!settled && cancelled === undefined) keepAliveUntilSettled(); }, timeout);
-      }
-      const keepAliveUntilSettled = (): void => {
-        // Lost the race to an unparker: its wake comes within microseconds; stay alive until then.
-        timer = setTimeout(keepAliveUntilSettled, KEEPALIVE_MS);
-      };
+      if (timeout !== Infinity) timer = setTimeout(() => { timer = undefined; leave(TIMED_OUT); }, timeout);
       signal?.addEventListener('abort', onAbort, { once: true });
       step();
     });
