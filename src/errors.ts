@@ -26,3 +26,18 @@ export class NotRecoverableError extends Error {
     super(message);
   }
 }
+
+/**
+ * Debug deadlock detection (`SharedRegion.create({ debug: { deadlockDetection: true } })`): this
+ * lock attempt would close a cycle of threads each waiting for a lock the next one holds.
+ */
+export class DeadlockError extends Error {
+  override name = 'DeadlockError';
+  /** The cycle, starting with the calling thread: each thread waits for `lockOffset`, held by the next. */
+  readonly cycle: readonly { threadId: number; lockOffset: number }[];
+  constructor(cycle: readonly { threadId: number; lockOffset: number }[]) {
+    const steps = cycle.map((c, i) => `thread ${c.threadId} waits for the lock at offset ${c.lockOffset}, held by thread ${cycle[(i + 1) % cycle.length].threadId}`);
+    super(`deadlock: ${steps.join('; ')}`);
+    this.cycle = cycle;
+  }
+}

@@ -2,7 +2,9 @@
  * parklot: concurrency primitives for worker threads on SharedArrayBuffer + Atomics.
  * See README.md for the tour and ../shared/design for the design notes.
  */
-export { SharedRegion, resolveHandle } from './parking/region.ts';
+export { SharedRegion, resolveHandle, onOwnerDeath } from './parking/region.ts';
+export type { OwnerDeathHandler } from './parking/region.ts';
+export { ThreadTable } from './parking/threads.ts';
 export type { RegionOptions, RegionHandle, PrimitiveHandle } from './parking/region.ts';
 export { ParkingLot } from './parking/lot.ts';
 export type {
@@ -12,4 +14,4 @@ export type { KindName } from './parking/kinds.ts';
 export { nowMs, nowUs, diffUs } from './parking/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
 export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption } from './lock/mutex.ts';
-export { TimeoutError, OwnerDiedError, NotRecoverableError } from './errors.ts';
+export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';

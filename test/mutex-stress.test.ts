@@ -100,7 +100,7 @@ describe('Mutex stress: fairness', () => {
     }
     expect(starved).toEqual([]);
     // Longest single wait: a generous multiple of the ≤ 1 ms fairness bound (the OS may deschedule anyone).
-    expect(Math.max(...res.map((x) => x.maxWait))).toBeLessThan(100);
+    expect(Math.max(...res.map((x) => x.maxWait))).toBeLessThan(500);
     clean(r, m);
   });
 });

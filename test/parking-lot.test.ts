@@ -246,16 +246,16 @@ describe('ParkingLot: async timeouts and aborts', () => {
 describe('ParkingLot: across threads', () => {
   it('the timeout-vs-unpark race never loses an unpark (sync parkers)', async () => {
     const r = SharedRegion.create({ bytes: 64, waiters: 16 });
-    const done = r.alloc('Raw', 4);
+    const stats = r.alloc('Raw', 16);
     const [p, u] = await runWorkers<{ unparked?: number; timedOut?: number; dequeued?: number; tokenSum: number }>(
       'lot-race-worker.ts', 2,
-      (i) => ({ role: i === 0 ? 'parker' : 'unparker', region: r.handle, key: 64, done, iters: 200_000 }),
+      (i) => ({ role: i === 0 ? 'parker' : 'unparker', region: r.handle, key: 64, stats, minEach: 2000 }),
       60_000,
     );
     expect(p.unparked).toBe(u.dequeued);
     expect(p.tokenSum).toBe(u.tokenSum);
-    expect(p.unparked).toBeGreaterThan(0);
-    expect(p.timedOut).toBeGreaterThan(0); // both sides of the race happened
+    expect(p.unparked).toBeGreaterThanOrEqual(2000);
+    expect(p.timedOut).toBeGreaterThanOrEqual(2000); // both sides of the race happened, often
     expect(r.freeWaiterCount()).toBe(16);
     expect(r.lot.parkedCount(64)).toBe(0);
   });

@@ -10,8 +10,11 @@
  * | 0           | 0     | 1      | 0      | free, threads parked (a woken one is retrying)  |
  * | owner tid   | 0     | 0      | 1      | held by thread `tid`, nobody parked             |
  * | owner tid   | 0     | 1      | 1      | held, threads parked: unlock must go slow       |
+ * | owner tid   | 1     | 0 or 1 | 1      | held by `tid`, who took it over from a dead     |
+ * |             |       |        |        | owner and has not called markConsistent() yet   |
+ * | all ones    | 1     | 0 or 1 | 1      | NOT_RECOVERABLE: unlocked while inconsistent    |
  *
- * (bit 2 is reserved for owner-death states.) The owner's `threadId` lives in the word itself, as
+ * The owner's `threadId` lives in the word itself, as
  * Linux robust futexes store the TID, so the fast paths stay one CAS each and unlock by a non-owner
  * is caught for free: `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0).
  *
@@ -28,6 +31,14 @@
  *   many spins recent acquisitions needed (EMA, α = 1/8, as glibc's adaptive mutex) and how often
  *   spinning failed; no spinning on a single-core machine.
  *
+ * - Owner death (glibc robust mutexes): a thread that finds the lock held by a thread the region
+ *   knows is dead (SharedRegion.watch) takes it over — CAS to its own tid with INCONSISTENT — and
+ *   gets OwnerDiedError with the lock held. markConsistent() clears INCONSISTENT; unlocking
+ *   without it stores NOT_RECOVERABLE and wakes everyone, and every later attempt throws
+ *   NotRecoverableError. Liveness is checked before parking and again in validate (under the
+ *   bucket lock), and the death handler wakes the dead owner's waiters after marking it dead, so
+ *   a waiter can never sleep behind a dead owner.
+ *
  * Fairness bound: a waiter parked past its deadline gets the lock at the next unlock. The
  * deadline is `first park + T`, with T = clamp(8 × EMA of hold time, 0.1 ms, 1 ms) ('dynamic',
  * default), a fixed `{ timeoutMs }`, 0 ('fifo': every unlock with waiters hands off) or never ('none').
@@ -37,15 +48,23 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { ParkResult, UnparkResult } from '../parking/lot.ts';
-import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
-import { TimeoutError } from '../errors.ts';
+import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import type { ThreadTable } from '../parking/threads.ts';
+import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
 
 /** Lock word bits. */
 export const LOCKED = 1;
 export const PARKED = 2;
+export const INCONSISTENT = 4;
 export const OWNER_SHIFT = 3;
 const MAX_TID = (1 << 28) - 1;
+/** The word of a mutex that can never be used again (owner field all ones, INCONSISTENT, LOCKED). */
+export const NOT_RECOVERABLE = (MAX_TID << OWNER_SHIFT) | INCONSISTENT | LOCKED;
+
+function notRecoverable(s: number): boolean {
+  return (s | PARKED) === (NOT_RECOVERABLE | PARKED);
+}
 
 /** Unpark tokens: a woken waiter retries (NORMAL) or already owns the lock (HANDOFF). */
 export const TOKEN_NORMAL = 0;
@@ -151,12 +170,14 @@ export class Mutex {
   private holdEmaUs = 0;
   private slowAcquiredAtMs = -1;
   private forcing = false;
+  private skippedDead = false;
+  private readonly threads: ThreadTable;
   private readonly st: MutexStats | null;
   private cachedHandle: MutexHandle | undefined;
 
   constructor(opts: MutexOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new Mutex(opts): opts must be an object');
-    if (threadId > MAX_TID) throw new RangeError(`Mutex: threadId ${threadId} does not fit in the lock word (max ${MAX_TID})`);
+    if (threadId >= MAX_TID) throw new RangeError(`Mutex: threadId ${threadId} does not fit in the lock word (max ${MAX_TID})`);
     this.spinOpt = checkSpin(opts.spin ?? 'adaptive');
     this.fairOpt = checkFairness(opts.fairness ?? 'dynamic');
     const f = this.fairOpt;
@@ -172,6 +193,8 @@ export class Mutex {
     }
     this.i32 = this.region.i32;
     this.idx = this.offset >> 2;
+    this.threads = this.region.threads;
+    this.threads.register(threadId);
     this.me = (threadId << OWNER_SHIFT) | LOCKED;
     this.st = opts.stats === true ? { acquisitions: 0, contendedAcquisitions: 0, parks: 0, handoffsReceived: 0, handoffsGiven: 0, spinSuccesses: 0, maxWaitMs: 0 } : null;
     if (this.st !== null) {
@@ -235,7 +258,35 @@ export class Mutex {
       if (seen === s) return true;
       s = seen;
     }
+    if (notRecoverable(s)) throw new NotRecoverableError();
+    if (this.threads.isDead(s >>> OWNER_SHIFT)) return this.takeOver(s) ? this.ownerDied() : this.tryLock();
     return false;
+  }
+
+  /**
+   * After OwnerDiedError: declares the protected data repaired, so the next unlock() makes the
+   * lock normal again. Throws unless this thread holds the lock in that inconsistent state.
+   */
+  markConsistent(): void {
+    for (;;) {
+      const s = Atomics.load(this.i32, this.idx);
+      if ((s & LOCKED) === 0 || notRecoverable(s) || s >>> OWNER_SHIFT !== threadId) {
+        throw new Error('Mutex.markConsistent: this thread does not hold the mutex');
+      }
+      if ((s & INCONSISTENT) === 0) throw new Error('Mutex.markConsistent: the mutex is not inconsistent (no owner died)');
+      if (Atomics.compareExchange(this.i32, this.idx, s, s & ~INCONSISTENT) === s) return;
+    }
+  }
+
+  /** Whether the lock was taken over from a dead owner and not yet marked consistent (a snapshot). */
+  get isInconsistent(): boolean {
+    const s = Atomics.load(this.i32, this.idx);
+    return (s & INCONSISTENT) !== 0 && !notRecoverable(s);
+  }
+
+  /** Whether the lock was unlocked while inconsistent and can never be used again. */
+  get isNotRecoverable(): boolean {
+    return notRecoverable(Atomics.load(this.i32, this.idx));
   }
 
   /** Waits at most `ms` milliseconds for the lock. Returns whether it was acquired. */
@@ -305,10 +356,46 @@ export class Mutex {
 
   // ---------------------------------------------------------------- slow paths
 
-  private readonly validateParked = (): boolean =>
-    // Runs under the bucket lock: park only if the lock is still held and PARKED still set,
-    // so an unlocker (which clears PARKED under this same lock) will find us.
-    (Atomics.load(this.i32, this.idx) & (LOCKED | PARKED)) === (LOCKED | PARKED);
+  private readonly validateParked = (): boolean => {
+    // Runs under the bucket lock: park only if the lock is still held and PARKED still set, so an
+    // unlocker (which clears PARKED under this same lock) will find us; and only behind a live
+    // owner (the death handler marks the owner dead, then unparks under this lock: we either see
+    // it dead here or are queued before its unpark).
+    const s = Atomics.load(this.i32, this.idx);
+    return (s & (LOCKED | PARKED)) === (LOCKED | PARKED) && !notRecoverable(s) && !this.threads.isDead(s >>> OWNER_SHIFT);
+  };
+
+  /** CAS the lock from a dead owner to this thread, marked INCONSISTENT. */
+  private takeOver(s: number): boolean {
+    // Acquire edge as in lock(): we read the dead owner's last writes (whatever they were).
+    return Atomics.compareExchange(this.i32, this.idx, s, (threadId << OWNER_SHIFT) | LOCKED | INCONSISTENT | (s & PARKED)) === s;
+  }
+
+  private ownerDied(): never {
+    if (this.st !== null) this.st.acquisitions++;
+    throw new OwnerDiedError();
+  }
+
+  /** Debug deadlock detection: throws if parking on this lock (held by `owner`) closes a wait-for cycle. */
+  private checkDeadlock(owner: number): void {
+    const threads = this.threads;
+    threads.setWaitingFor(threadId, this.offset);
+    // Store, then walk: of two threads closing a cycle at once, at least one sees the other's edge.
+    const cycle = [{ threadId, lockOffset: this.offset }];
+    let cur = owner;
+    for (let n = 0; n < threads.capacity; n++) {
+      if (cur === threadId) {
+        threads.setWaitingFor(threadId, -1);
+        throw new DeadlockError(cycle);
+      }
+      const lockOffset = threads.waitingFor(cur);
+      if (lockOffset < 0) return;
+      const s = Atomics.load(this.i32, lockOffset >> 2);
+      if ((s & LOCKED) === 0) return;
+      cycle.push({ threadId: cur, lockOffset });
+      cur = s >>> OWNER_SHIFT;
+    }
+  }
 
   private readonly clearParkedIfLast = (_key: number, wasLast: boolean): void => {
     // Under the bucket lock: the last waiter leaving (timeout/abort) clears PARKED so unlock stays fast.
@@ -334,6 +421,7 @@ export class Mutex {
 
   private acquiredSlow(startMs: number): void {
     if (this.fairFixedUs === -1) this.slowAcquiredAtMs = nowMs();
+    if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
     const st = this.st;
     if (st !== null) {
       st.contendedAcquisitions++;
@@ -363,6 +451,7 @@ export class Mutex {
         }
         continue;
       }
+      if (notRecoverable(s)) throw new NotRecoverableError();
       if (s >>> OWNER_SHIFT === threadId && !parked) {
         throw new Error(`Mutex.lock: deadlock: this thread (${threadId}) already holds the mutex; between async tasks of one thread use lockAsync()`);
       }
@@ -375,11 +464,24 @@ export class Mutex {
       // 3. Announce that we will park; validate re-checks this under the bucket lock.
       if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
       if (spins >= budget && budget > 0 && !parked) this.spinFailed();
-      // 4. Park until an unlock wakes us, possibly handing the lock over.
+      // 4. Never sleep behind a dead owner: take the lock over instead (robust mutex).
+      if (this.threads.isDead(s >>> OWNER_SHIFT)) {
+        if (this.takeOver(s)) {
+          if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+          this.acquiredSlow(startMs);
+          throw new OwnerDiedError();
+        }
+        continue;
+      }
+      if (this.region.deadlockDetection) this.checkDeadlock(s >>> OWNER_SHIFT);
+      // 5. Park until an unlock wakes us, possibly handing the lock over.
       let left = Infinity;
       if (timeoutMs !== Infinity) {
         left = startMs + timeoutMs - nowMs();
-        if (left <= 0) return false;
+        if (left <= 0) {
+          if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+          return false;
+        }
       }
       if (!parked) {
         startUs = nowUs();
@@ -397,7 +499,10 @@ export class Mutex {
         this.acquiredSlow(startMs);
         return true;
       }
-      if (r.result === 'timedOut') return false;
+      if (r.result === 'timedOut') {
+        if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+        return false;
+      }
       // Woken without hand-off (or validate failed): compete again, spinning allowed.
       spins = 0;
       budget = this.spinBudget();
@@ -417,6 +522,11 @@ export class Mutex {
   private readonly unparkCallback = (r: UnparkResult): number => {
     // Runs under the bucket lock. The word is tid|LOCKED(|PARKED) and only we may change it
     // (others can at most try to set PARKED, and their validate runs after us under this lock).
+    if (r.unparkedThreads !== 0 && this.threads.isDead(r.threadId)) {
+      // A waiter that died while parked (not yet purged): keep the lock and unpark the next one.
+      this.skippedDead = true;
+      return TOKEN_NORMAL;
+    }
     if (r.unparkedThreads !== 0 && (this.forcing || r.beFair)) {
       // Direct hand-off: stays LOCKED, owned by the woken thread. Release edge: the woken thread's
       // wake (which follows this store) orders our critical section before its.
@@ -435,8 +545,16 @@ export class Mutex {
     for (;;) {
       const s = Atomics.load(i32, idx);
       if ((s & LOCKED) === 0) throw new Error('Mutex.unlock: the mutex is not locked');
+      if (notRecoverable(s)) throw new NotRecoverableError();
       if (s >>> OWNER_SHIFT !== threadId) {
         throw new Error(`Mutex.unlock: the mutex is held by thread ${s >>> OWNER_SHIFT}, not by this thread (${threadId})`);
+      }
+      if ((s & INCONSISTENT) !== 0) {
+        // Unlocked without markConsistent(): the lock is unusable from now on (ENOTRECOVERABLE).
+        // Release edge as in unlock(); then wake everyone so each throws NotRecoverableError.
+        Atomics.store(i32, idx, NOT_RECOVERABLE);
+        this.region.lot.unparkAll(this.offset);
+        return;
       }
       if ((s & PARKED) === 0 && !force) {
         if (Atomics.compareExchange(i32, idx, s, 0) === s) return;
@@ -451,7 +569,10 @@ export class Mutex {
       this.slowAcquiredAtMs = -1;
     }
     this.forcing = force;
-    this.region.lot.unparkOne(this.offset, this.unparkCallback);
+    do {
+      this.skippedDead = false;
+      this.region.lot.unparkOne(this.offset, this.unparkCallback);
+    } while (this.skippedDead);
   }
 
   /**
@@ -476,6 +597,11 @@ export class Mutex {
       const s = Atomics.load(i32, idx);
       if ((s & LOCKED) === 0) {
         if (Atomics.compareExchange(i32, idx, s, s | this.me) === s) break;
+        continue;
+      }
+      if (notRecoverable(s)) throw new NotRecoverableError();
+      if (this.threads.isDead(s >>> OWNER_SHIFT)) {
+        if (this.takeOver(s)) this.ownerDied();
         continue;
       }
       if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
@@ -507,3 +633,10 @@ export class Mutex {
     }
   }
 }
+
+// When a thread dies, wake the waiters of every Mutex it held: each re-checks, sees the dead
+// owner and one takes the lock over (OwnerDiedError). Runs after the thread was marked dead.
+onOwnerDeath('Mutex', (region, offset, tid) => {
+  const s = Atomics.load(region.i32, offset >> 2);
+  if ((s & LOCKED) !== 0 && !notRecoverable(s) && s >>> OWNER_SHIFT === tid && (s & PARKED) !== 0) region.lot.unparkAll(offset);
+});

@@ -32,6 +32,10 @@ export const HDR_HEAP_END = 10;
 export const HDR_FLAGS = 11;
 export const HDR_THREADS = 12;
 export const HDR_THREADS_OFF = 13;
+/** How many threads were marked dead in this region (0: nobody died; liveness checks skip the table). */
+export const HOT_DEATHS = 14;
+/** HDR_FLAGS bit: debug deadlock detection is on. */
+export const FLAG_DEADLOCK_DETECTION = 1;
 /** Byte size of the fixed header block, hot words included. */
 export const HEADER_BYTES = 384;
 /** Heap bump pointer (byte offset of the first free heap byte). Own cache line. */

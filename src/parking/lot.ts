@@ -599,6 +599,37 @@ export class ParkingLot {
     return r;
   }
 
+  /**
+   * Removes and frees every queued waiter record of a thread that has died (it can never consume
+   * an unpark, and an unlocker must not hand a lock to it). Called by SharedRegion.markThreadDead.
+   */
+  purgeThread(tid: number): number {
+    const h = this.h;
+    let purged = 0;
+    for (let b = this.b0, n = 0; n < this.region.bucketCount; n++, b += BUCKET_WORDS) {
+      const dead: number[] = [];
+      this.lockBucket(b);
+      let prev = NIL;
+      let i = Atomics.load(h, b + BKT_HEAD);
+      while (i !== NIL) {
+        const next = Atomics.load(h, this.rec(i) + WTR_NEXT);
+        if (Atomics.load(h, this.rec(i) + WTR_THREAD) === tid) {
+          this.unlink(b, prev, i);
+          Atomics.store(h, this.rec(i) + WTR_STATE, WSTATE_DEQUEUED);
+          dead.push(i);
+        } else {
+          prev = i;
+        }
+        i = next;
+      }
+      this.unlockBucket(b);
+      // The dead thread will never touch these records again: they are ours to free.
+      for (const idx of dead) this.region.freeWaiter(this.w0, idx);
+      purged += dead.length;
+    }
+    return purged;
+  }
+
   /** Number of threads parked on `key` now (takes the bucket lock; for tests and diagnostics). */
   parkedCount(key: number): number {
     checkKey(key);

@@ -26,11 +26,12 @@ import { isKindName, kindOfTag, kindTag, type KindName } from './kinds.ts';
 import {
   BUCKET_WORDS, FREE_EMPTY, HDR_BUCKETS, HDR_BUCKETS_OFF, HDR_FLAGS, HDR_HEAP_END, HDR_HEAP_OFF,
   HDR_ID, HDR_MAGIC, HDR_TAGS_OFF, HDR_THREADS, HDR_THREADS_OFF, HDR_TOTAL_BYTES, HDR_VERSION,
-  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, HOT_BUMP, HOT_FREE_WAITERS, LAYOUT_VERSION, MAGIC,
+  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, FLAG_DEADLOCK_DETECTION, HOT_BUMP, HOT_FREE_WAITERS, LAYOUT_VERSION, MAGIC,
   MAX_WAITERS, NIL, TAG_CONT, TAG_NONE, THREAD_WORDS, WAITER_WORDS, WSTATE_ALLOCATED, WSTATE_FREE,
   WTR_NEXT, WTR_STATE,
 } from './layout.ts';
 import { ParkingLot } from './lot.ts';
+import { ThreadTable } from './threads.ts';
 
 export interface RegionOptions {
   /** Heap bytes for primitives (each Mutex takes 4). Default 1 MiB. */
@@ -39,8 +40,25 @@ export interface RegionOptions {
   waiters?: number;
   /** Parking-lot buckets, a power of two; use ≥ 4× the number of threads. Default 256. */
   buckets?: number;
-  /** Thread records reserved for owner-death tracking. Default 256. */
+  /** Thread records (one per thread that uses the region's locks; for owner-death recovery). Default 256. */
   threads?: number;
+  /** Debug aids, off by default (zero cost when off). */
+  debug?: {
+    /** A lock attempt that would close a wait-for cycle throws DeadlockError instead of hanging. */
+    deadlockDetection?: boolean;
+  };
+}
+
+/** Called for each block of a kind when a thread of the region dies (see `onOwnerDeath`). */
+export type OwnerDeathHandler = (region: SharedRegion, offset: number, deadThreadId: number) => void;
+const deathHandlers = new Map<KindName, OwnerDeathHandler>();
+
+/**
+ * Registers what a primitive kind does when a thread dies: e.g. a Mutex held by the dead thread
+ * wakes its waiters so one of them takes it over with OwnerDiedError. One handler per kind.
+ */
+export function onOwnerDeath(kind: KindName, handler: OwnerDeathHandler): void {
+  deathHandlers.set(kind, handler);
 }
 
 /** A plain, structured-cloneable description of a region: post it to a worker and attach there. */
@@ -93,6 +111,10 @@ export class SharedRegion {
   readonly heapEnd: number;
   readonly waiterCount: number;
   readonly bucketCount: number;
+  /** Thread records: liveness and (debug) wait-for edges. */
+  readonly threads: ThreadTable;
+  /** Whether debug deadlock detection is on for this region. */
+  readonly deadlockDetection: boolean;
   private readonly tags: Uint8Array;
   private readonly tagsOff: number;
   private cachedHandle: RegionHandle | undefined;
@@ -108,6 +130,8 @@ export class SharedRegion {
     this.bucketCount = h[HDR_BUCKETS];
     this.tagsOff = h[HDR_TAGS_OFF];
     this.tags = new Uint8Array(buffer, this.tagsOff, (this.heapEnd - this.heapStart) >> 2);
+    this.threads = new ThreadTable(h, h[HDR_THREADS_OFF] >> 2, h[HDR_THREADS]);
+    this.deadlockDetection = (h[HDR_FLAGS] & FLAG_DEADLOCK_DETECTION) !== 0;
     this.lot = new ParkingLot(this, h[HDR_BUCKETS_OFF] >> 2, this.bucketCount, h[HDR_WAITERS_OFF] >> 2, this.waiterCount);
   }
 
@@ -121,6 +145,10 @@ export class SharedRegion {
       throw new RangeError(`SharedRegion option \`buckets\` must be a power of two, got ${buckets}`);
     }
     const threads = checkCount('threads', opts.threads ?? DEFAULTS.threads, 1, 1 << 16);
+    if (opts.debug !== undefined && (opts.debug === null || typeof opts.debug !== 'object')) {
+      throw new TypeError('SharedRegion option `debug` must be an object like { deadlockDetection: true }');
+    }
+    const flags = opts.debug?.deadlockDetection === true ? FLAG_DEADLOCK_DETECTION : 0;
 
     const threadsOff = HEADER_BYTES;
     const bucketsOff = roundUp(threadsOff + threads * THREAD_WORDS * 4, 128);
@@ -145,7 +173,7 @@ export class SharedRegion {
     h[HDR_TAGS_OFF] = tagsOff;
     h[HDR_HEAP_OFF] = heapOff;
     h[HDR_HEAP_END] = heapEnd;
-    h[HDR_FLAGS] = 0;
+    h[HDR_FLAGS] = flags;
     h[HDR_THREADS] = threads;
     h[HDR_THREADS_OFF] = threadsOff;
     h[HOT_BUMP] = heapOff;
@@ -276,13 +304,34 @@ export class SharedRegion {
     throw new TypeError(`${kind} handle: offset ${offset} holds a ${kindOfTag(tag) ?? 'unknown primitive'}, not a ${kind}`);
   }
 
-  /** Index of the thread record slot reserved for thread records (owner-death tracking). */
-  get threadRecordsStart(): number {
-    return this.i32[HDR_THREADS_OFF] >> 2;
+  // ---- owner death ----
+
+  /**
+   * Watches a worker: when it exits (normally, by `terminate()`, an uncaught exception or OOM) its
+   * thread is marked dead here, its queued waiters are purged, and the waiters of every lock it
+   * held are woken so the next locker takes the lock over with OwnerDiedError. Returns the worker.
+   */
+  watch<W extends { readonly threadId: number; once(event: 'exit', fn: (code: number) => void): unknown }>(worker: W): W {
+    const tid = worker.threadId;
+    if (!Number.isInteger(tid) || tid < 0) throw new TypeError('SharedRegion.watch: expected a Worker (with a threadId); watch it before it exits');
+    this.threads.register(tid);
+    worker.once('exit', () => this.markThreadDead(tid));
+    return worker;
   }
 
-  get threadRecordCount(): number {
-    return this.i32[HDR_THREADS];
+  /** Marks thread `tid` dead now (what watch() does on exit). Idempotent. */
+  markThreadDead(tid: number): void {
+    if (!this.threads.markDead(tid)) return;
+    this.lot.purgeThread(tid);
+    if (deathHandlers.size === 0) return;
+    const end = (Atomics.load(this.i32, HOT_BUMP) - this.heapStart) >> 2;
+    for (let i = 0; i < end; i++) {
+      const tag = Atomics.load(this.tags, i);
+      if (tag === TAG_NONE || tag === TAG_CONT) continue;
+      const kind = kindOfTag(tag);
+      const handler = kind === undefined ? undefined : deathHandlers.get(kind);
+      if (handler !== undefined) handler(this, this.heapStart + i * 4, tid);
+    }
   }
 
   // ---- waiter records (used by the ParkingLot) ----
