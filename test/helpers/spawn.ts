@@ -14,7 +14,7 @@ export interface WorkerRun<T> {
 export function runWorkers<T>(fixture: string, count: number, data: (i: number) => unknown, timeoutMs: number): Promise<T[]> {
   const url = new URL(`../fixtures/${fixture}`, import.meta.url);
   const workers: Worker[] = [];
-  const results: T[] = new Array(count);
+  const results: T[] = Array.from({ length: count });
   return new Promise<T[]>((resolve, reject) => {
     let left = count;
     let failed = false;
