@@ -14,4 +14,9 @@ export type { KindName } from './parking/kinds.ts';
 export { nowMs, nowUs, diffUs } from './parking/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
 export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption } from './lock/mutex.ts';
+export { TaskList, MpmcQueue, SpscQueue } from './task-list/index.ts';
+export type {
+  TaskListOptions, TaskListHandle, TaskListImpl, Ticket,
+  MpmcQueueOptions, MpmcQueueHandle, QueueWaitOptions, SpscQueueOptions, SpscQueueHandle,
+} from './task-list/index.ts';
 export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';
