@@ -1,0 +1,123 @@
+// Lock variants of the bench: how each one is created in the thread that sets a scenario up
+// and attached in every thread that uses it. The set-up result (`VariantInit`) is structured-
+// cloneable so it can travel in `workerData`. parklot itself is imported lazily (dynamic
+// import of src/index.ts; only types are imported statically) so the peers and the harness
+// still run when src/ fails to load.
+//
+// Invariant: a word-based peer's lock word sits alone on a 128-byte line (padding on both
+// sides, as parking_lot's bench pads with 300 bytes), so no other bench word shares its line.
+
+import type { FairnessOption, MutexHandle, SpinOption } from '../../src/index.ts';
+import {
+  AlwaysNotifyLock,
+  type BenchLock,
+  CasExchangeFloor,
+  Futex3Lock,
+  NoopLock,
+  SpinLock,
+  V8MutexPeer,
+  v8Mutex,
+} from './peers.ts';
+
+/** Every variant the lock bench knows. `floor` is not a lock; `noop` is broken on purpose. */
+export const VARIANTS = ['parklot', 'futex3', 'always-notify', 'spin', 'v8', 'floor', 'noop'] as const;
+export type VariantName = (typeof VARIANTS)[number];
+
+/** One-line descriptions, printed in the bench output and README. */
+export const VARIANT_INFO: Record<VariantName, string> = {
+  parklot: "parklot Mutex (src/index.ts), default options: spin 'adaptive', fairness 'dynamic'",
+  futex3: 'Drepper "take 2" 3-state futex lock (parlib-simple lock.js shape)',
+  'always-notify': 'atomics-sync shape: 0/1 word, unlock always calls Atomics.notify',
+  spin: 'test-and-test-and-set spin lock, exponential Atomics.pause backoff (never sleeps)',
+  v8: "V8 Atomics.Mutex (--harmony-struct), callback API Atomics.Mutex.lock(mu, fn)",
+  floor: 'bare compareExchange(0,1) + exchange(0): not a lock, the uncontended cost floor',
+  noop: 'no-op "lock" (no exclusion): harness self-test only',
+};
+
+/** parklot Mutex options forwarded verbatim (contract of src/lock/mutex.ts). */
+export interface ParklotOptions {
+  spin?: SpinOption;
+  fairness?: FairnessOption;
+}
+
+/** Structured-cloneable description of a created lock, attachable in any thread. */
+export type VariantInit =
+  | { name: 'futex3' | 'always-notify' | 'spin' | 'floor' | 'noop'; words: SharedArrayBuffer; index: number }
+  | { name: 'v8'; mutex: object }
+  | { name: 'parklot'; handle: MutexHandle; options: ParklotOptions };
+
+/** A lock attached in the current thread: lock/unlock pair, or V8's callback form. */
+export type AttachedLock = { kind: 'pair'; lock: BenchLock } | { kind: 'callback'; lock: V8MutexPeer };
+
+type ParklotModule = typeof import('../../src/index.ts');
+let parklotModule: Promise<ParklotModule> | undefined;
+
+/**
+ * Loads parklot's public entry once per thread (a lazy dynamic import, so the peers and the
+ * harness load even when src/ is broken or mid-edit); rejects with a clear message if absent.
+ */
+export function loadParklot(): Promise<ParklotModule> {
+  parklotModule ??= import('../../src/index.ts').catch((err: unknown) => {
+    parklotModule = undefined;
+    throw new Error(`parklot variant unavailable: cannot import src/index.ts (${String(err)})`);
+  });
+  return parklotModule;
+}
+
+/** Whether a variant can run in this process; with the reason when it cannot. */
+export async function variantAvailable(name: VariantName): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (name === 'v8' && v8Mutex() === undefined) {
+    return { ok: false, reason: 'Atomics.Mutex missing: run node with --harmony-struct' };
+  }
+  if (name === 'parklot') {
+    try {
+      await loadParklot();
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+  }
+  return { ok: true };
+}
+
+/** Int32 slots per 128-byte line. */
+export const LINE_WORDS = 32;
+
+/** Creates a fresh lock of the given variant (in the thread that sets the scenario up). */
+export async function setupVariant(name: VariantName, options: ParklotOptions = {}): Promise<VariantInit> {
+  switch (name) {
+    case 'v8':
+      return { name, mutex: V8MutexPeer.create() };
+    case 'parklot': {
+      const { SharedRegion, Mutex } = await loadParklot();
+      const region = SharedRegion.create({ bytes: 1 << 20 });
+      const m = new Mutex({ region, ...options });
+      return { name, handle: m.handle, options };
+    }
+    default:
+      // Three lines; the lock word is the first word of the middle one.
+      return { name, words: new SharedArrayBuffer(3 * LINE_WORDS * 4), index: LINE_WORDS };
+  }
+}
+
+/** Attaches a created lock in the current thread. */
+export async function attachVariant(init: VariantInit): Promise<AttachedLock> {
+  switch (init.name) {
+    case 'v8':
+      return { kind: 'callback', lock: new V8MutexPeer(init.mutex) };
+    case 'parklot': {
+      const { Mutex } = await loadParklot();
+      return { kind: 'pair', lock: Mutex.from(init.handle) };
+    }
+    default: {
+      const words = new Int32Array(init.words);
+      const ctor = {
+        futex3: Futex3Lock,
+        'always-notify': AlwaysNotifyLock,
+        spin: SpinLock,
+        floor: CasExchangeFloor,
+      } as const;
+      if (init.name === 'noop') return { kind: 'pair', lock: new NoopLock() };
+      return { kind: 'pair', lock: new ctor[init.name](words, init.index) };
+    }
+  }
+}
