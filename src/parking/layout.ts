@@ -40,8 +40,10 @@ export const FLAG_DEADLOCK_DETECTION = 1;
 export const HEADER_BYTES = 384;
 /** Heap bump pointer (byte offset of the first free heap byte). Own cache line. */
 export const HOT_BUMP = 128 >> 2;
-/** Waiter free stack head: `(tag << 16) | index`, index 0xFFFF = empty. Own cache line. */
+/** Waiter free stack head: a record index, FREE_EMPTY when empty; changed only under HOT_FREE_LOCK. Own cache line. */
 export const HOT_FREE_WAITERS = 256 >> 2;
+/** Word lock (word-lock.ts) guarding the waiter free stack. Same line as its head. */
+export const HOT_FREE_LOCK = HOT_FREE_WAITERS + 1;
 
 // Bucket words, relative to the bucket's first word. One bucket per 128-byte line.
 export const BUCKET_WORDS = 32;

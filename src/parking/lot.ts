@@ -43,6 +43,7 @@ import {
   WTR_PARK_TOKEN, WTR_SINCE, WTR_SLOT, WTR_STATE, WTR_THREAD, WTR_UNPARK_TOKEN,
 } from './layout.ts';
 import type { SharedRegion } from './region.ts';
+import { wordLock, wordUnlock } from './word-lock.ts';
 
 /** What a park ended with. `token` is the value the unparker's callback returned. */
 export type ParkResult =
@@ -106,10 +107,8 @@ const TIMED_OUT: ParkResult = Object.freeze({ result: 'timedOut' });
 const ABORTED: ParkResult = Object.freeze({ result: 'aborted' });
 const DEFAULT_FAIR_US = 1000;
 const GOLDEN = 0x9e3779b9 | 0;
-const BUCKET_SPINS = 40;
 const KEEPALIVE_MS = 1 << 30;
 const noop = (): void => {};
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 function checkKey(key: number): void {
   if (!Number.isInteger(key) || key < -0x80000000 || key > 0x7fffffff) {
@@ -155,22 +154,12 @@ export class ParkingLot {
     return this.shift === 32 ? this.b0 : this.b0 + (Math.imul(key, GOLDEN) >>> this.shift) * BUCKET_WORDS;
   }
 
-  /** Word lock: 0 free, 1 locked, 2 locked and someone may sleep on it. */
   private lockBucket(b: number): void {
-    const h = this.h;
-    // Acquire edge: the CAS reads the unlock store of the previous holder, so its queue edits are visible.
-    if (Atomics.compareExchange(h, b + BKT_LOCK, 0, 1) === 0) return;
-    for (let i = 0; i < BUCKET_SPINS; i++) {
-      if (hasPause) Atomics.pause(i);
-      if (Atomics.load(h, b + BKT_LOCK) === 0 && Atomics.compareExchange(h, b + BKT_LOCK, 0, 1) === 0) return;
-    }
-    // Drepper's mutex "take 3": mark contended and sleep until an unlock wakes us.
-    while (Atomics.exchange(h, b + BKT_LOCK, 2) !== 0) Atomics.wait(h, b + BKT_LOCK, 2);
+    wordLock(this.h, b + BKT_LOCK);
   }
 
   private unlockBucket(b: number): void {
-    // Release edge: publishes every queue/record write made under the lock to the next locker.
-    if (Atomics.exchange(this.h, b + BKT_LOCK, 0) === 2) Atomics.notify(this.h, b + BKT_LOCK, 1);
+    wordUnlock(this.h, b + BKT_LOCK);
   }
 
   /** Locks the bucket of the key a record is queued under; retries if a requeue moved it meanwhile. */

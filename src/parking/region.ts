@@ -14,8 +14,10 @@
  * - The kind map says, for each heap word, which kind of primitive starts there (or TAG_CONT inside
  *   a block, TAG_NONE if unallocated). A handle is accepted only if its offset carries its kind's
  *   tag, so a forged, misaligned or foreign handle is refused instead of corrupting a neighbour.
- * - Waiter records live on a Treiber free stack whose head packs a 16-bit ABA tag with a 16-bit
- *   index; a record is owned by exactly one parker from pop to push.
+ * - Waiter records live on a free stack guarded by a word lock (not a lock-free Treiber stack: a
+ *   16-bit ABA tag can wrap while a preempted thread sits between its load and its CAS, and a
+ *   wider tag does not fit an Int32; the lock costs a few ns on a path that already pays a futex
+ *   wait). A record is owned by exactly one parker from pop to push.
  *
  * One SharedRegion object per region per thread: attach() looks the region id up in a per-thread
  * map first (module state is per thread in Node workers).
@@ -26,12 +28,13 @@ import { isKindName, kindOfTag, kindTag, type KindName } from './kinds.ts';
 import {
   BUCKET_WORDS, FREE_EMPTY, HDR_BUCKETS, HDR_BUCKETS_OFF, HDR_FLAGS, HDR_HEAP_END, HDR_HEAP_OFF,
   HDR_ID, HDR_MAGIC, HDR_TAGS_OFF, HDR_THREADS, HDR_THREADS_OFF, HDR_TOTAL_BYTES, HDR_VERSION,
-  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, FLAG_DEADLOCK_DETECTION, HOT_BUMP, HOT_FREE_WAITERS, LAYOUT_VERSION, MAGIC,
+  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, FLAG_DEADLOCK_DETECTION, HOT_BUMP, HOT_FREE_LOCK, HOT_FREE_WAITERS, LAYOUT_VERSION, MAGIC,
   MAX_WAITERS, NIL, TAG_CONT, TAG_NONE, THREAD_WORDS, WAITER_WORDS, WSTATE_ALLOCATED, WSTATE_FREE,
   WTR_NEXT, WTR_STATE,
 } from './layout.ts';
 import { ParkingLot } from './lot.ts';
 import { ThreadTable } from './threads.ts';
+import { wordLock, wordUnlock } from './word-lock.ts';
 
 export interface RegionOptions {
   /** Heap bytes for primitives (each Mutex takes 4). Default 1 MiB. */
@@ -177,7 +180,7 @@ export class SharedRegion {
     h[HDR_THREADS] = threads;
     h[HDR_THREADS_OFF] = threadsOff;
     h[HOT_BUMP] = heapOff;
-    // Free stack: record i links to i+1; the head names record 0 with tag 0.
+    // Free stack: record i links to i+1; the head names record 0.
     const w0 = waitersOff >> 2;
     for (let i = 0; i < waiters; i++) {
       h[w0 + i * WAITER_WORDS + WTR_NEXT] = i + 1 < waiters ? i + 1 : FREE_EMPTY;
@@ -339,49 +342,44 @@ export class SharedRegion {
   /** Pops a free waiter record; RangeError naming `waiters` when all are in use. */
   allocWaiter(w0: number): number {
     const h = this.i32;
-    for (;;) {
-      // Synchronizes with the CAS/push that installed this head, so the record's WTR_NEXT we read
-      // is the one written before it was pushed.
-      const head = Atomics.load(h, HOT_FREE_WAITERS);
-      const idx = head & 0xffff;
-      if (idx === FREE_EMPTY) {
-        throw new RangeError(
-          `SharedRegion out of waiter records: all ${this.waiterCount} are parked; create the region with a larger \`waiters\` option`,
-        );
-      }
-      const next = Atomics.load(h, w0 + idx * WAITER_WORDS + WTR_NEXT);
-      const nhead = ((((head >>> 16) + 1) & 0xffff) << 16) | (next & 0xffff);
-      // The tag makes a concurrent pop+push of the same index fail this CAS (ABA).
-      if (Atomics.compareExchange(h, HOT_FREE_WAITERS, head, nhead) === head) {
-        Atomics.store(h, w0 + idx * WAITER_WORDS + WTR_STATE, WSTATE_ALLOCATED);
-        return idx;
-      }
+    wordLock(h, HOT_FREE_LOCK);
+    // Under the free-list lock: the head and the records' WTR_NEXT links are ours to read and write.
+    const idx = Atomics.load(h, HOT_FREE_WAITERS);
+    if (idx === FREE_EMPTY) {
+      wordUnlock(h, HOT_FREE_LOCK);
+      throw new RangeError(
+        `SharedRegion out of waiter records: all ${this.waiterCount} are parked; create the region with a larger \`waiters\` option`,
+      );
     }
+    Atomics.store(h, HOT_FREE_WAITERS, Atomics.load(h, w0 + idx * WAITER_WORDS + WTR_NEXT));
+    Atomics.store(h, w0 + idx * WAITER_WORDS + WTR_STATE, WSTATE_ALLOCATED);
+    wordUnlock(h, HOT_FREE_LOCK);
+    return idx;
   }
 
   /** Pushes a waiter record back on the free stack. */
   freeWaiter(w0: number, idx: number): void {
     const h = this.i32;
     const base = w0 + idx * WAITER_WORDS;
+    wordLock(h, HOT_FREE_LOCK);
     Atomics.store(h, base + WTR_STATE, WSTATE_FREE);
-    for (;;) {
-      const head = Atomics.load(h, HOT_FREE_WAITERS);
-      Atomics.store(h, base + WTR_NEXT, head & 0xffff);
-      const nhead = ((((head >>> 16) + 1) & 0xffff) << 16) | idx;
-      // Release edge: the record's fields (and WTR_NEXT) are visible to whoever pops it.
-      if (Atomics.compareExchange(h, HOT_FREE_WAITERS, head, nhead) === head) return;
-    }
+    Atomics.store(h, base + WTR_NEXT, Atomics.load(h, HOT_FREE_WAITERS));
+    Atomics.store(h, HOT_FREE_WAITERS, idx);
+    // Release edge (the unlock): the next popper sees this record's fields as we left them.
+    wordUnlock(h, HOT_FREE_LOCK);
   }
 
   /** How many waiter records are free now (walks the stack; for tests and leak checks). */
   freeWaiterCount(): number {
     let n = 0;
     const w0 = this.i32[HDR_WAITERS_OFF] >> 2;
-    let idx = Atomics.load(this.i32, HOT_FREE_WAITERS) & 0xffff;
+    wordLock(this.i32, HOT_FREE_LOCK);
+    let idx = Atomics.load(this.i32, HOT_FREE_WAITERS);
     while (idx !== FREE_EMPTY && n <= this.waiterCount) {
       n++;
-      idx = Atomics.load(this.i32, w0 + idx * WAITER_WORDS + WTR_NEXT) & 0xffff;
+      idx = Atomics.load(this.i32, w0 + idx * WAITER_WORDS + WTR_NEXT);
     }
+    wordUnlock(this.i32, HOT_FREE_LOCK);
     return n;
   }
 
