@@ -14,6 +14,18 @@ export type { KindName } from './parking/kinds.ts';
 export { nowMs, nowUs, diffUs } from './parking/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
 export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption } from './lock/mutex.ts';
+export { RwLock, RwLockReadGuard, RwLockWriteGuard, RwLockUpgradableGuard } from './lock/rwlock.ts';
+export type { RwLockOptions, RwLockHandle, RwLockPolicy } from './lock/rwlock.ts';
+export { Condvar } from './lock/condvar.ts';
+export type { CondvarOptions, CondvarHandle } from './lock/condvar.ts';
+export { Semaphore, SemaphoreGuard } from './lock/semaphore.ts';
+export type { SemaphoreOptions, SemaphoreHandle, SemaphoreWait } from './lock/semaphore.ts';
+export { Barrier } from './lock/barrier.ts';
+export type { BarrierOptions, BarrierHandle, BarrierWaitResult } from './lock/barrier.ts';
+export { Once } from './lock/once.ts';
+export type { OnceOptions, OnceHandle } from './lock/once.ts';
+export { WaitGroup } from './lock/waitgroup.ts';
+export type { WaitGroupOptions, WaitGroupHandle } from './lock/waitgroup.ts';
 export { TaskList, MpmcQueue, SpscQueue } from './task-list/index.ts';
 export type {
   TaskListOptions, TaskListHandle, TaskListImpl, Ticket,
