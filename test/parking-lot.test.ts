@@ -117,6 +117,23 @@ describe('ParkingLot: unpark variants (async waiters on one thread)', () => {
     expect(fair).toEqual([false, true]);
   });
 
+  it('beFair is rate-limited per bucket; waiterOverdue reports the deadline alone', async () => {
+    const r = SharedRegion.create({ bytes: 64 });
+    const ps = [0, 1, 2].map(() => r.lot.parkAsync(4, yes, { fairAtUs: nowUs() - 10 }));
+    const seen: [boolean, boolean][] = [];
+    for (let i = 0; i < 3; i++) r.lot.unparkOne(4, (u) => { seen.push([u.waiterOverdue, u.beFair]); return 0; });
+    await Promise.all(ps);
+    // All three are overdue; only the first unpark within the 0.5 ms timer is told to be fair
+    // (the loop runs in far less than 0.5 ms).
+    expect(seen).toEqual([[true, true], [true, false], [true, false]]);
+    await sleep(2);
+    const q = r.lot.parkAsync(4, yes, { fairAtUs: nowUs() - 10 });
+    let fairAgain = false;
+    r.lot.unparkOne(4, (u) => { fairAgain = u.beFair; return 0; });
+    await q;
+    expect(fairAgain).toBe(true); // the timer re-armed and ran out
+  });
+
   it('unparkAll wakes every waiter on the key with the token', async () => {
     const r = SharedRegion.create({ bytes: 64 });
     const ps = parkMany(r, 4, 5);

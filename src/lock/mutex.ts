@@ -25,8 +25,10 @@
  *   an unlock that sees PARKED clear may skip the lot: no wake-up is lost.
  * - Barging: a free lock may be taken by anyone, even past parked threads (throughput), except
  *   that an unlocker hands the lock over directly — still LOCKED, owner rewritten to the waiter —
- *   when the first waiter has passed its fairness deadline, when unlockFair() is called, or when
- *   the waiter is async (an async wake costs an event-loop hop, so it could never win a barge).
+ *   when the first waiter has passed its fairness deadline and the lot's per-bucket fairness
+ *   timer allows a fair unlock (at most one per 0.5 ms: without that rate limit an oversubscribed
+ *   lock convoys, see lot.ts), when unlockFair() is called or the lock is FIFO, or when the
+ *   waiter is async (an async wake costs an event-loop hop, so it could never win a barge).
  * - Spinning happens only while PARKED is clear (nobody queued), with a budget learned from how
  *   many spins recent acquisitions needed (EMA, α = 1/8, as glibc's adaptive mutex) and how often
  *   spinning failed; no spinning on a single-core machine.
@@ -69,6 +71,9 @@ function notRecoverable(s: number): boolean {
 /** Unpark tokens: a woken waiter retries (NORMAL) or already owns the lock (HANDOFF). */
 export const TOKEN_NORMAL = 0;
 export const TOKEN_HANDOFF = 1;
+/** Park tokens: what kind of waiter is parked (the unlocker hands off to async waiters at once). */
+const PARK_SYNC = 0;
+const PARK_ASYNC = 1;
 
 /** Adaptive spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
 const SPIN_MIN = 8;
@@ -125,9 +130,9 @@ function checkFairness(v: unknown): FairnessOption {
   if (v === 'dynamic' || v === 'fifo' || v === 'none') return v;
   if (v !== null && typeof v === 'object') {
     const t = (v as { timeoutMs?: unknown }).timeoutMs;
-    if (typeof t === 'number' && Number.isFinite(t) && t >= 0) return Object.freeze({ timeoutMs: t });
+    if (typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 60_000) return Object.freeze({ timeoutMs: t });
   }
-  throw new RangeError(`Mutex option \`fairness\` must be 'dynamic', 'fifo', 'none' or { timeoutMs: finite ms >= 0 }, got ${JSON.stringify(v)}`);
+  throw new RangeError(`Mutex option \`fairness\` must be 'dynamic', 'fifo', 'none' or { timeoutMs: 0 to 60000 ms }, got ${JSON.stringify(v)}`);
 }
 
 /** A held lock; `[Symbol.dispose]` (or `release()`) unlocks it once. */
@@ -489,6 +494,7 @@ export class Mutex {
       }
       if (st !== null) st.parks++;
       const r: ParkResult = this.region.lot.park(this.offset, this.validateParked, {
+        token: PARK_SYNC,
         fairAtUs: this.fairAtUs(startUs),
         timeoutMs: left === Infinity ? undefined : left,
         timedOut: this.clearParkedIfLast,
@@ -527,7 +533,10 @@ export class Mutex {
       this.skippedDead = true;
       return TOKEN_NORMAL;
     }
-    if (r.unparkedThreads !== 0 && (this.forcing || r.beFair)) {
+    // Hand off: unlockFair(); a FIFO lock; an async waiter (a non-hand-off wake costs it an
+    // event-loop hop, so it could never win the barge); or fairness is due (the waiter passed its
+    // deadline and the bucket's rate limit allows it, see lot.ts).
+    if (r.unparkedThreads !== 0 && (this.forcing || this.fairFixedUs === 0 || r.parkToken === PARK_ASYNC || r.beFair)) {
       // Direct hand-off: stays LOCKED, owned by the woken thread. Release edge: the woken thread's
       // wake (which follows this store) orders our critical section before its.
       Atomics.store(this.i32, this.idx, (r.threadId << OWNER_SHIFT) | LOCKED | (r.haveMore ? PARKED : 0));
@@ -609,7 +618,8 @@ export class Mutex {
       if (left !== undefined && left <= 0) throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
       if (st !== null) st.parks++;
       const r = await this.region.lot.parkAsync(this.offset, this.validateParked, {
-        fairAtUs: nowUs(), // async waiters always receive hand-off (see the header comment)
+        token: PARK_ASYNC, // async waiters always receive hand-off (see the header comment)
+        fairAtUs: nowUs(),
         timeoutMs: left,
         signal,
         timedOut: this.clearParkedIfLast,

@@ -599,7 +599,7 @@ export class RwLock {
     this.wakeParked(0, (acc, r) => {
       // Under the main bucket lock. We hold WRITER with no readers; others can only set PARKED
       // (and their validate runs after us), so a plain store is safe.
-      if (r.unparkedThreads !== 0 && (force || r.beFair)) {
+      if (r.unparkedThreads !== 0 && (force || r.waiterOverdue)) {
         // Hand-off: the woken threads' shares go into the word before they wake. Release edge:
         // each woken thread's wake follows this store.
         Atomics.store(this.i32, this.idx, acc | (r.haveMore ? RW_PARKED : 0));
@@ -676,7 +676,7 @@ export class RwLock {
     this.wakeParked(0, (acc, r) => {
       // Other readers may change the count concurrently: CAS our share out.
       let cur = Atomics.load(i32, this.idx);
-      const handoff = r.unparkedThreads !== 0 && r.beFair;
+      const handoff = r.unparkedThreads !== 0 && r.waiterOverdue;
       for (;;) {
         let next = cur - (RW_ONE_READER | RW_UPGRADABLE) + (handoff ? acc : 0);
         next = r.haveMore ? next | RW_PARKED : next & ~RW_PARKED;

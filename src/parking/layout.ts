@@ -53,6 +53,8 @@ export const BKT_LOCK = 0;
 export const BKT_HEAD = 1;
 /** Index of the last waiter record in the bucket's FIFO, or NIL. */
 export const BKT_TAIL = 2;
+/** nowUs() before which an unparker of this bucket is not told to be fair again (rate limit). */
+export const BKT_FAIR_AT = 3;
 
 // Waiter record words, relative to the record's first word.
 export const WAITER_WORDS = 16;
