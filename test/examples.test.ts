@@ -14,4 +14,9 @@ describe('examples', () => {
     const out = execFileSync(process.execPath, ['examples/mutex-counter.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(out.trim()).toBe('counter = 101000');
   });
+
+  it('examples/lock-family.ts runs every primitive as the README shows it', () => {
+    const out = execFileSync(process.execPath, ['examples/lock-family.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual({ notified: false, more: false, leader: true, inits: 1 });
+  });
 });
