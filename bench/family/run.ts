@@ -18,8 +18,9 @@
 //
 // Invariant: a failed process is recorded and printed, never dropped, and makes the exit code 1.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { envMeta } from '../lib/meta.ts';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,16 +147,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function gitInfo(): { commit: string; dirty: boolean } | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
-}
-
 function runChild(job: Job): Promise<ChildOutput> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [CHILD, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -225,16 +216,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const meta = {
     bench: 'family',
-    parklotVersion: (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
-    git: gitInfo(),
-    node: process.version,
-    v8: process.versions.v8,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    availableParallelism: os.availableParallelism(),
-    totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    loadAvgAtStart: os.loadavg(),
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    date: new Date().toISOString(),
+    ...envMeta(ROOT),
     quick: opts.quick,
     reps: opts.reps,
     warmupMs,

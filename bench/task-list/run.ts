@@ -13,9 +13,9 @@
 // and metadata (Node/V8, CPU, availableParallelism, date, git) go to
 // reports/data/task-list-<date>.json. A failed process is recorded and makes the exit code 1.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { envMeta } from '../lib/meta.ts';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootstrapRatioCI, mannWhitneyU, median, stabilityWarnings, verdict, type Claim } from '../lib/stats.ts';
@@ -87,16 +87,6 @@ function runChild(s: Scenario): Promise<{ value: number; runs: number[] } | { er
   });
 }
 
-function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return { commit: 'unknown', dirty: true };
-  }
-}
-
 const fmt = (v: number, unit: string): string =>
   unit === 'pairs/s' ? `${(v / 1e6).toFixed(2)} M/s` : v >= 1000 ? `${(v / 1000).toFixed(2)} µs` : `${v.toFixed(1)} ns`;
 
@@ -106,14 +96,7 @@ async function main(): Promise<number> {
   if (opts.filter !== undefined) list = list.filter((s) => s.id.includes(opts.filter!));
   if (list.length === 0) throw new Error(`no scenario matches --filter ${opts.filter}`);
   const meta = {
-    node: process.version,
-    v8: process.versions.v8,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    availableParallelism: os.availableParallelism(),
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadAvgAtStart: os.loadavg(),
-    date: new Date().toISOString(),
-    git: gitInfo(),
+    ...envMeta(ROOT),
     mode: opts.quick ? 'quick' : 'full',
     reps: opts.reps,
     method:
