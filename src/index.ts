@@ -31,4 +31,10 @@ export type {
   TaskListOptions, TaskListHandle, TaskListImpl, Ticket,
   MpmcQueueOptions, MpmcQueueHandle, QueueWaitOptions, SpscQueueOptions, SpscQueueHandle,
 } from './task-list/index.ts';
+export { WorkerPool, FuturePool, DEFAULT_TIERS, ready, pending, unwrap, popReady, ReadyCache } from './pool/index.ts';
+export type {
+  WorkerPoolOptions, RunOptions, PoolStats, WorkerStats, FuturePoolOptions, FuturePoolHandle, FuturePoolCache, TierSpec,
+  Ready, Pending, MaybeReady, TryPopAsync, Transport,
+} from './pool/index.ts';
+export { WorkerExitError, WorkerStartError, QueueFullError, PoolClosedError } from './pool/index.ts';
 export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';
