@@ -1,4 +1,10 @@
-// Bench runner CLI: `npm run bench -- locks [--quick|--full] [--filter substr]`.
+// Bench runner CLI: `npm run bench -- [locks|family|task-list|pool …] [--quick|--full] [--filter substr]`.
+// With no suite named it runs every suite. The locks suite runs in this process (below); the
+// lock-family, task-list and pool suites have their own runners, which are spawned as they are
+// (`runSuites`). `--filter` selects scenarios by substring in every suite (family: by group
+// name); a suite with no matching scenario is skipped unless it was named explicitly.
+//
+// The locks suite:
 // Runs each (scenario, variant, repetition) in a fresh `node --harmony-struct` process
 // (bench/locks/child.ts), interleaving variants: for every repetition each variant runs once,
 // the order rotated by one per repetition. Prints a progress line on stderr, a table per
@@ -8,8 +14,9 @@
 // Invariants: a failed process (e.g. a lost update) is recorded and reported, never dropped,
 // and makes the exit code non-zero; quick mode is labelled as such everywhere it is printed.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { envMeta } from './lib/meta.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +24,7 @@ import { RESULT_MARKER, type ChildResult, type Job } from './locks/child.ts';
 import { locksSuite, MODES, type Mode, type Scenario } from './locks/suite.ts';
 import { formatScenario, summarize, type RawRun, type ScenarioSummary } from './locks/summary.ts';
 import { variantAvailable, VARIANT_INFO, type VariantName } from './locks/variants.ts';
+import { scenarios as taskListScenarios } from './task-list/scenarios.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -159,29 +167,9 @@ function fmtDuration(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return { commit: 'unknown', dirty: true };
-  }
-}
-
 export function metadata(mode: Mode, argv: string[]): Record<string, unknown> {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   return {
-    parklotVersion: pkg.version,
-    git: gitInfo(),
-    node: process.version,
-    v8: process.versions.v8,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    availableParallelism: os.availableParallelism(),
-    totalMemGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    loadAvgAtStart: os.loadavg(),
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    date: new Date().toISOString(),
+    ...envMeta(ROOT),
     mode,
     quick: mode === 'quick',
     argv,
@@ -358,8 +346,121 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Suites and their standalone runners (relative to bench/); locks runs in-process. */
+export const SUITE_RUNNERS: Record<string, string | null> = {
+  locks: null,
+  family: 'family/run.ts',
+  'task-list': 'task-list/run.ts',
+  pool: 'pool/run.ts',
+};
+/** Groups of bench/family/run.ts (its `--groups` values). */
+const FAMILY_GROUPS = ['rw', 'cv', 'semBatch', 'semWait', 'barrier'];
+
+/** The suites present in this checkout (the pool runner may not exist yet). */
+export function availableSuites(): string[] {
+  return Object.entries(SUITE_RUNNERS)
+    .filter(([, r]) => r === null || existsSync(path.join(HERE, r)))
+    .map(([s]) => s);
+}
+
+function spawnRunner(script: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(HERE, script), ...args], { cwd: ROOT, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/**
+ * Runs the named suites (all available ones when none is named) one after the other; returns
+ * the worst exit code. Options: --quick|--full, --filter s, --reps n (all suites);
+ * --out f (only with one suite); --variants, --seed, --list (locks only).
+ */
+export async function runSuites(argv: string[]): Promise<number> {
+  const named: string[] = [];
+  const rest: string[] = [];
+  let mode: 'quick' | 'full' = 'quick';
+  let filter: string | undefined;
+  let reps: string | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick' || a === '--full') mode = a === '--quick' ? 'quick' : 'full';
+    else if (a === '--filter') filter = argv[++i];
+    else if (a === '--reps') reps = argv[++i];
+    else if (a === '--out') out = argv[++i];
+    else if (a === '--help' || a === '-h') throw new Error(`${USAGE}\nsuites: ${Object.keys(SUITE_RUNNERS).join(', ')} (default: all available)`);
+    else if (!a.startsWith('-') && a in SUITE_RUNNERS) named.push(a);
+    else if (!a.startsWith('-') && !(a in SUITE_RUNNERS)) throw new Error(`unknown suite ${a}; known: ${Object.keys(SUITE_RUNNERS).join(', ')}`);
+    else {
+      rest.push(a);
+      if (['--variants', '--seed'].includes(a)) rest.push(argv[++i]);
+    }
+  }
+  if (filter === '' || (argv.includes('--filter') && filter === undefined)) throw new Error('--filter needs a value');
+  const avail = availableSuites();
+  for (const s of named) if (!avail.includes(s)) throw new Error(`suite ${s} has no runner yet (bench/${SUITE_RUNNERS[s]} is missing)`);
+  const suites = named.length ? named : avail;
+  const common = [`--${mode}`, ...(reps ? ['--reps', reps] : []), ...(out ? ['--out', out] : [])];
+  // Plan first (which suites match the filter, with which arguments), then run.
+  const plan: { suite: string; args: string[] }[] = [];
+  for (const s of suites) {
+    const explicit = named.includes(s);
+    let args: string[] = [...common];
+    if (s === 'locks') {
+      if (filter && !locksSuite().some((x) => x.name.includes(filter))) {
+        if (explicit) throw new Error(`no locks scenario matches --filter ${filter}`);
+        continue;
+      }
+      args.push(...(filter ? ['--filter', filter] : []), ...rest);
+      plan.push({ suite: s, args });
+      continue;
+    }
+    if (s === 'family') {
+      if (filter) {
+        const groups = FAMILY_GROUPS.filter((g) => `family/${g}`.includes(filter) || filter.includes(g));
+        if (!groups.length) {
+          if (explicit) throw new Error(`no family group matches --filter ${filter} (groups: ${FAMILY_GROUPS.join(', ')})`);
+          continue;
+        }
+        args.push('--groups', groups.join(','));
+      }
+    } else if (s === 'task-list') {
+      // The task-list runner has no --full flag: full is its default.
+      args = args.filter((x) => x !== '--full');
+      if (filter) {
+        if (!taskListScenarios(mode === 'quick').some((x) => x.id.includes(filter))) {
+          if (explicit) throw new Error(`no task-list scenario matches --filter ${filter}`);
+          continue;
+        }
+        args.push('--filter', filter);
+      }
+    } else {
+      if (filter) {
+        // Other standalone suites (pool): the filter is passed through only when named explicitly.
+        if (!explicit) continue;
+        args.push('--filter', filter);
+      }
+      args.push(...rest);
+    }
+    plan.push({ suite: s, args });
+  }
+  if (plan.length === 0) throw new Error(`no scenario in ${suites.join(', ')} matches --filter ${filter}`);
+  if (out && plan.length > 1) throw new Error(`--out needs exactly one suite (would run ${plan.map((p) => p.suite).join(', ')})`);
+  // --variants exists in the locks and pool runners; --seed and --list only in locks.
+  const restOk = (suite: string): boolean => suite === 'locks' || (suite === 'pool' && rest.every((a, i) => a === '--variants' || rest[i - 1] === '--variants'));
+  if (rest.length && !plan.every((p) => restOk(p.suite))) throw new Error(`${rest.join(' ')}: not supported by ${plan.map((p) => p.suite).join(', ')}`);
+  let worst = 0;
+  for (const { suite, args } of plan) {
+    const runner = SUITE_RUNNERS[suite];
+    console.log(`\n=== suite ${suite} (${mode}): node bench/${runner ?? 'run.ts'} ${args.join(' ')} ===`);
+    worst = Math.max(worst, runner === null ? await main(args) : await spawnRunner(runner, args));
+  }
+  return worst;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  main(process.argv.slice(2)).then(
+  runSuites(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
       console.error((err as Error).message);

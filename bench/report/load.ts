@@ -1,0 +1,387 @@
+// Reads reports/data/*.json and turns each suite's own schema into the report's model
+// (model.ts): locks-*.json (bench/run.ts), family-*.json (bench/family/run.ts),
+// task-list-*.json (bench/task-list/run.ts) and, when present, pool-*.json. Then keeps, for
+// every (suite, scenario unit), the newest file that measured it, so a later filtered run
+// replaces only the scenarios it re-ran.
+//
+// Invariant: samples are the suites' per-process values, never recomputed or filtered here;
+// a file whose schema is not recognised is reported as such (skipped list), never guessed at.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Direction } from '../lib/stats.ts';
+import { directionOf, type Comparison, type FileMeta, type LoadedFile, type SuiteName, type VariantPoint } from './model.ts';
+
+type Json = Record<string, unknown>;
+const obj = (x: unknown): Json => (x !== null && typeof x === 'object' ? (x as Json) : {});
+const arr = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+
+/** `threads:1 readPct:90` from a point object (stable key order as written). */
+export function pointLabel(p: Json): string {
+  return Object.entries(p)
+    .map(([k, v]) => `${k}:${String(v)}`)
+    .join(' ');
+}
+
+function baseMeta(suite: SuiteName, file: string, m: Json): FileMeta {
+  const git = obj(m.git);
+  const mode = str(m.mode);
+  return {
+    suite,
+    file,
+    date: str(m.date) ?? '',
+    quick: m.quick === true || mode === 'quick',
+    reps: num(m.reps),
+    parklotVersion: str(m.parklotVersion),
+    commit: str(git.commit),
+    dirty: typeof git.dirty === 'boolean' ? git.dirty : undefined,
+    node: str(m.node),
+    v8: str(m.v8),
+    cpuModel: str(m.cpuModel),
+    cores: num(m.availableParallelism),
+    loadAvgAtStart: arr(m.loadAvgAtStart).filter((x): x is number => typeof x === 'number'),
+    platform: str(m.platform),
+    durationMs: num(m.durationMs),
+    method: str(m.method) ?? str(m.timing),
+    argv: arr(m.argv).filter((x): x is string => typeof x === 'string'),
+  };
+}
+
+const LOCK_PEERS = new Set(['futex3', 'always-notify', 'spin', 'v8']);
+
+function loadLocks(file: string, d: Json): LoadedFile {
+  const meta = baseMeta('locks', file, obj(d.meta));
+  meta.reps = num(obj(d.config).reps) ?? meta.reps;
+  const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: [] };
+  for (const sRaw of arr(d.scenarios)) {
+    const s = obj(sRaw);
+    const def = obj(s.definition);
+    const sum = obj(s.summary);
+    const name = str(def.name) ?? 'unknown';
+    out.units.push(name);
+    const threads = num(def.threads) ?? (def.kind === 'uncontended' ? 1 : undefined);
+    const params: Record<string, number | string> = { kind: str(def.kind) ?? '' };
+    if (threads !== undefined) params.threads = threads;
+    if (num(def.workInside) !== undefined) params.inside = num(def.workInside)!;
+    if (num(def.workBetween) !== undefined) params.between = num(def.workBetween)!;
+    const values = new Map<string, Json[]>();
+    for (const vRaw of arr(sum.variants)) {
+      const v = obj(vRaw);
+      const label = str(v.label) ?? '?';
+      const vals = arr(v.values).map(obj);
+      values.set(label, vals);
+      for (const f of arr(v.failures)) out.failures.push(`${name} ${label}: ${String(f)}`);
+      const med = obj(v.median);
+      out.variantPoints.push({
+        suite: 'locks',
+        file,
+        scenario: name,
+        threads,
+        variant: label,
+        processes: num(v.processes) ?? vals.length,
+        failures: arr(v.failures).length,
+        opsPerSec: num(med.opsPerSec),
+        waitP50Ns: num(med.waitP50Ns),
+        waitP99Ns: num(med.waitP99Ns),
+        waitMaxNs: num(med.waitMaxNs),
+        worstWaitMaxNs: num(v.worstWaitMaxNs),
+        minMaxRatio: num(med.minMaxRatio),
+        warnings: arr(v.warnings).map(String),
+      });
+    }
+    const pointText = Object.entries(params)
+      .filter(([k]) => k !== 'kind')
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ');
+    for (const cRaw of arr(sum.comparisons)) {
+      const c = obj(cRaw);
+      const candidate = str(c.candidate) ?? '?';
+      const baseline = str(c.baseline) ?? '?';
+      const metric = str(c.metric) ?? 'opsPerSec';
+      const claimId = str(obj(c.claim).id);
+      const isPeer =
+        candidate === 'parklot' && LOCK_PEERS.has(baseline) && metric === 'opsPerSec' &&
+        (name === 'lock/uncontended' || name.startsWith('lock/contended/'));
+      const pick = (label: string): number[] =>
+        (values.get(label) ?? []).map((v) => num(v[metric])).filter((x): x is number => x !== undefined);
+      out.comparisons.push({
+        suite: 'locks',
+        file,
+        unit: name,
+        point: pointText || name,
+        params,
+        tag: claimId ?? (isPeer ? 'peer' : 'locks'),
+        candidate,
+        baseline,
+        metric,
+        direction: directionOf(metric),
+        note: str(obj(c.claim).text) ?? str(def.what) ?? '',
+        candidateSamples: pick(candidate),
+        baselineSamples: pick(baseline),
+      });
+    }
+  }
+  return out;
+}
+
+function loadFamily(file: string, d: Json): LoadedFile {
+  const meta = baseMeta('family', file, obj(d.meta));
+  const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: arr(obj(d.meta).failures).map((f) => JSON.stringify(f)) };
+  // samples[group|variant|point][metric] = per-process values, in repetition order.
+  const samples = new Map<string, Map<string, number[]>>();
+  for (const rRaw of arr(d.raw)) {
+    const o = obj(obj(rRaw).output);
+    for (const pRaw of arr(o.points)) {
+      const p = obj(pRaw);
+      const key = `${String(o.group)}|${String(o.variant)}|${pointLabel(obj(p.point))}`;
+      const m = samples.get(key) ?? new Map<string, number[]>();
+      for (const [metric, v] of Object.entries(obj(p.metrics))) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        const a = m.get(metric) ?? [];
+        a.push(v);
+        m.set(metric, a);
+      }
+      samples.set(key, m);
+    }
+  }
+  for (const gRaw of arr(d.suite)) out.units.push(`family/${String(obj(gRaw).group)}`);
+  for (const cRaw of arr(d.comparisons)) {
+    const c = obj(cRaw);
+    const group = str(c.group) ?? '?';
+    const point = obj(c.point);
+    const pl = pointLabel(point);
+    const candidate = str(c.candidate) ?? '?';
+    const baseline = str(c.baseline) ?? '?';
+    const metric = str(c.metric) ?? '?';
+    const get = (v: string): number[] => samples.get(`${group}|${v}|${pl}`)?.get(metric) ?? [];
+    const params: Record<string, number | string> = {};
+    for (const [k, v] of Object.entries(point)) if (typeof v === 'number' || typeof v === 'string') params[k] = v;
+    out.comparisons.push({
+      suite: 'family',
+      file,
+      unit: `family/${group}`,
+      point: pl,
+      params,
+      tag: str(c.id) ?? 'family',
+      candidate,
+      baseline,
+      metric,
+      direction: directionOf(metric),
+      note: str(c.note) ?? '',
+      candidateSamples: get(candidate),
+      baselineSamples: get(baseline),
+    });
+  }
+  return out;
+}
+
+function loadTaskList(file: string, d: Json): LoadedFile {
+  const meta = baseMeta('task-list', file, obj(d.meta));
+  const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: arr(obj(d.meta).failures).map((f) => JSON.stringify(f)) };
+  const sums = arr(d.summaries).map(obj);
+  const byId = new Map(sums.map((s) => [str(s.id) ?? '', s]));
+  const specs = new Map(arr(d.scenarios).map(obj).map((s) => [str(s.id) ?? '', obj(s.spec)]));
+  const units = new Set<string>();
+  for (const s of sums) {
+    const id = str(s.id) ?? '?';
+    const set = str(s.set) ?? id;
+    const group = str(s.group) ?? '?';
+    units.add(`task-list/${set}`);
+    const spec = specs.get(id) ?? {};
+    const samples = arr(s.samples).filter((x): x is number => typeof x === 'number');
+    const unitName = str(s.unit) ?? '';
+    const metric = unitName === 'pairs/s' ? 'pairsPerSec' : unitName === 'ns/msg' ? 'nsPerMsg' : unitName;
+    const direction = (str(s.direction) as Direction | undefined) ?? directionOf(metric);
+    if (spec.kind === 'tasklist') {
+      out.variantPoints.push({
+        suite: 'task-list',
+        file,
+        scenario: 'tasklist',
+        threads: num(spec.workers),
+        variant: String(spec.impl),
+        processes: samples.length,
+        failures: 0,
+        opsPerSec: num(s.median),
+        warnings: arr(s.warnings).map(String),
+      });
+    }
+    const baseId = str(s.baseline);
+    if (!baseId || baseId === id) continue;
+    const base = byId.get(baseId);
+    let tag = group;
+    if (group === 'L7' && !id.endsWith('cap:1024')) tag = `L7-${id.split('/').pop() ?? ''}`;
+    if (group === 'L7' && id.endsWith('cap:1024')) tag = 'L7';
+    const params: Record<string, number | string | boolean> = {};
+    for (const [k, v] of Object.entries(spec)) {
+      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') params[k] = v;
+    }
+    out.comparisons.push({
+      suite: 'task-list',
+      file,
+      unit: `task-list/${set}`,
+      point: id,
+      params,
+      tag,
+      candidate: id,
+      baseline: baseId,
+      metric,
+      direction,
+      note: str(obj(s.claim).text) ?? '',
+      candidateSamples: samples,
+      baselineSamples: base ? arr(base.samples).filter((x): x is number => typeof x === 'number') : [],
+    });
+  }
+  out.units.push(...units);
+  return out;
+}
+
+/**
+ * bench/pool/run.ts: `runs[]` (scenario, variant, rep, ok, value, unit: one per process) and
+ * `verdicts[]` (id, scenario, candidate, baseline, claim text). A verdict id like `C9 (vs single)`
+ * belongs to claim C9; entries of one claim whose claim text differs from that claim's first
+ * entry (e.g. `C9 (vs none)`) are tagged `C9-…` (secondary). Entries against piscina/tinypool
+ * without a claim are tagged `pool-peer`.
+ */
+function loadPool(file: string, d: Json): LoadedFile {
+  const m = obj(d.meta);
+  const meta = baseMeta('pool', file, m);
+  meta.cpuModel = meta.cpuModel ?? str(m.cpu);
+  if (!meta.loadAvgAtStart?.length) meta.loadAvgAtStart = arr(m.loadavgStart).filter((x): x is number => typeof x === 'number');
+  const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: [] };
+  const samples = new Map<string, number[]>();
+  const units = new Map<string, string>();
+  for (const rRaw of arr(d.runs)) {
+    const r = obj(rRaw);
+    const key = `${String(r.scenario)}|${String(r.variant)}`;
+    if (r.ok !== true) {
+      out.failures.push(`${key} rep ${String(r.rep)}: ${str(r.error) ?? 'failed'}`);
+      continue;
+    }
+    const v = num(r.value);
+    if (v === undefined) continue;
+    samples.set(key, [...(samples.get(key) ?? []), v]);
+    units.set(String(r.scenario), str(r.unit) ?? '');
+    const u = `pool/${String(r.scenario)}`;
+    if (!out.units.includes(u)) out.units.push(u);
+  }
+  const firstText = new Map<string, string>();
+  for (const vRaw of arr(d.verdicts)) {
+    const v = obj(vRaw);
+    const id = str(v.id) ?? '';
+    const scenario = str(v.scenario);
+    const candidate = str(v.candidate);
+    const baseline = str(v.baseline);
+    if (!scenario || !candidate || !baseline) continue;
+    const claimText = str(v.claim);
+    const base = id.split(' ')[0];
+    let tag: string;
+    if (claimText !== undefined && /^[CL]\d+$/.test(base)) {
+      if (!firstText.has(base)) firstText.set(base, claimText);
+      const paren = /\((.*)\)/.exec(id)?.[1] ?? '';
+      tag = firstText.get(base) === claimText ? base : `${base}-${paren}`;
+    } else {
+      tag = /piscina|tinypool/.test(baseline) ? 'pool-peer' : 'pool';
+    }
+    const unit = units.get(scenario) ?? '';
+    const metric = unit === 'tasks/s' ? 'tasksPerSec' : unit === 'µs' ? 'latencyUs' : unit.startsWith('ns/') ? `nsPer${unit.slice(3)}` : unit;
+    out.comparisons.push({
+      suite: 'pool',
+      file,
+      unit: `pool/${scenario}`,
+      point: scenario,
+      params: {},
+      tag,
+      candidate,
+      baseline,
+      metric,
+      direction: unit.endsWith('/s') ? 'higher-is-better' : 'lower-is-better',
+      note: claimText ?? id,
+      candidateSamples: samples.get(`${scenario}|${candidate}`) ?? [],
+      baselineSamples: samples.get(`${scenario}|${baseline}`) ?? [],
+    });
+  }
+  return out;
+}
+
+/** Recognises a data file's suite from its content (file name as a fallback). */
+export function suiteOf(fileName: string, d: Json): SuiteName | undefined {
+  if (d.suite === 'locks') return 'locks';
+  if (d.suite === 'task-list') return 'task-list';
+  if (obj(d.meta).bench === 'family' || (Array.isArray(d.suite) && Array.isArray(d.comparisons) && Array.isArray(d.raw))) return 'family';
+  if (d.suite === 'pool' || obj(d.meta).bench === 'pool' || obj(d.meta).suite === 'pool' || fileName.startsWith('pool-')) return 'pool';
+  return undefined;
+}
+
+export function loadFile(file: string, text: string): LoadedFile | { skipped: string } {
+  let d: Json;
+  try {
+    d = obj(JSON.parse(text));
+  } catch (e) {
+    return { skipped: `${file}: not JSON (${(e as Error).message})` };
+  }
+  const suite = suiteOf(path.basename(file), d);
+  switch (suite) {
+    case 'locks':
+      return loadLocks(file, d);
+    case 'family':
+      return loadFamily(file, d);
+    case 'task-list':
+      return loadTaskList(file, d);
+    case 'pool': {
+      const l = loadPool(file, d);
+      return l.units.length ? l : { skipped: `${file}: pool data without a recognised runs[] array` };
+    }
+    default:
+      return { skipped: `${file}: unknown suite` };
+  }
+}
+
+/** The data the report is built from: newest file per (suite, unit), plus what was skipped. */
+export interface DataSet {
+  files: LoadedFile[];
+  comparisons: Comparison[];
+  variantPoints: VariantPoint[];
+  skipped: string[];
+}
+
+/** Reads every `*.json` in `dir` and selects the newest measurement of each scenario unit. */
+export function loadDataDir(dir: string): DataSet {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  } catch (e) {
+    // No data directory yet means no data; any other failure (permissions, …) is an error.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    names = [];
+  }
+  const loaded: LoadedFile[] = [];
+  const skipped: string[] = [];
+  for (const n of names) {
+    const r = loadFile(n, readFileSync(path.join(dir, n), 'utf8'));
+    if ('skipped' in r) skipped.push(r.skipped);
+    else loaded.push(r);
+  }
+  return selectNewest(loaded, skipped);
+}
+
+export function selectNewest(loaded: LoadedFile[], skipped: string[] = []): DataSet {
+  const newest = new Map<string, LoadedFile>(); // `${suite}|${unit}` → file
+  for (const f of loaded) {
+    for (const u of f.units) {
+      const k = `${f.meta.suite}|${u}`;
+      const cur = newest.get(k);
+      if (!cur || f.meta.date > cur.meta.date || (f.meta.date === cur.meta.date && f.meta.file > cur.meta.file)) newest.set(k, f);
+    }
+  }
+  const chosen = (suite: SuiteName, unit: string, file: string): boolean => newest.get(`${suite}|${unit}`)?.meta.file === file;
+  const comparisons = loaded.flatMap((f) => f.comparisons.filter((c) => chosen(c.suite, c.unit, f.meta.file)));
+  const unitOfVp = (v: VariantPoint): string =>
+    v.suite === 'task-list' ? `task-list/tasklist/workers:${String(v.threads)}` : v.scenario;
+  const variantPoints = loaded.flatMap((f) => f.variantPoints.filter((v) => chosen(v.suite, unitOfVp(v), f.meta.file)));
+  const used = new Set(newest.values());
+  for (const f of loaded) if (!used.has(f)) skipped.push(`${f.meta.file}: every scenario it holds was measured again in a newer file`);
+  const files = loaded.filter((f) => used.has(f));
+  return { files, comparisons, variantPoints, skipped };
+}
