@@ -77,7 +77,7 @@ describe('MpmcQueue linearizability (4 workers on 2 cores, 6 random ops each)', 
   });
 
   it('catches an injected bug: a dequeue that claims its cell with load+store instead of CAS', async () => {
-    const out = await runRounds(pool, { kind: 'mpmc', impl: 'buggy-pop', rounds: LONG ? 20_000 : 4_000, ops: 6, stopAtFirst: true, seed: Number(process.env.SEED ?? 2) });
+    const out = await runRounds(pool, { kind: 'mpmc', impl: 'buggy-pop', rounds: LONG ? 100_000 : 20_000, ops: 6, stopAtFirst: true, seed: Number(process.env.SEED ?? 2) });
     console.log(`buggy dequeue caught after ${out.rounds} rounds`);
     expect(out.violations).toBe(1);
     expect(out.firstBad).toMatch(/pop/);

@@ -78,7 +78,7 @@ describe('TaskList linearizability (4 workers on 2 cores, 6 random ops each)', (
   }
 
   it('catches an injected bug: a lock-free insert that claims its slot with load+store instead of CAS', async () => {
-    const out = await runRounds(pool, { impl: 'lockfree', variant: 'buggy-insert', rounds: LONG ? 20_000 : 4_000, stopAtFirst: true, seed: Number(process.env.SEED ?? 8) });
+    const out = await runRounds(pool, { impl: 'lockfree', variant: 'buggy-insert', rounds: LONG ? 100_000 : 20_000, stopAtFirst: true, seed: Number(process.env.SEED ?? 8) });
     console.log(`buggy insert caught after ${out.rounds} rounds`);
     expect(out.violations).toBe(1);
     expect(out.firstBad).toMatch(/insert/);

@@ -450,9 +450,12 @@ export class ParkingLot {
   private judgeFairness(b: number, rec: number, now: number, r: UnparkResult): void {
     const h = this.h;
     r.waiterOverdue = Atomics.load(h, rec + WTR_NEVER_FAIR) === 0 && reached(now, Atomics.load(h, rec + WTR_FAIR_AT));
-    if (r.waiterOverdue && reached(now, Atomics.load(h, b + BKT_FAIR_AT))) {
+    // 0 means "never armed" (a real stamp of 0 is stored as 1): with a wrapping 32-bit clock, a
+    // bare 0 would look up to 2^30 µs in the future for a quarter of the clock's cycle.
+    const fairAt = Atomics.load(h, b + BKT_FAIR_AT);
+    if (r.waiterOverdue && (fairAt === 0 || reached(now, fairAt))) {
       r.beFair = true;
-      Atomics.store(h, b + BKT_FAIR_AT, (now + FAIR_INTERVAL_US) | 0);
+      Atomics.store(h, b + BKT_FAIR_AT, ((now + FAIR_INTERVAL_US) | 0) || 1);
     }
   }
 
