@@ -109,9 +109,12 @@ describe('WorkerPool work stealing', () => {
   it('an idle worker steals the tasks queued behind a long one (per-worker counts move)', async () => {
     const on = await skewed(true);
     expect(on.stolen).toBeGreaterThan(0);
-    expect(on.shortBeforeLong).toBe(60); // every short task finished before the long one
-    // The thief ran the long task's neighbours: one worker did (almost) all the short tasks.
-    expect(Math.max(...on.perWorker)).toBeGreaterThanOrEqual(58);
+    // Every short task a thief could see finished before the long one. The worker that took the
+    // long task may already hold up to batch − 1 = 15 short tasks in its batch, invisible to
+    // thieves (CI once saw exactly 45 of 60), so the bound is 60 − 15; the baseline traps ~30.
+    expect(on.shortBeforeLong).toBeGreaterThanOrEqual(45);
+    // The thief ran the long task's neighbours: one worker did at least the 45 stealable ones.
+    expect(Math.max(...on.perWorker)).toBeGreaterThanOrEqual(45);
   });
 
   it('without stealing the tasks behind the long one wait for it (the baseline)', async () => {
