@@ -482,8 +482,10 @@ export class WorkerPool {
         return p;
       }
       if (this.#queue.size + args.length > this.maxQueue + this.#room()) throw new QueueFullError(this.maxQueue);
+      // One TaskOpts for the whole batch (its abort listener is per batch, not per task).
+      const first = this.#makeTask(args[0], opts, true);
       for (let i = 0; i < args.length; i++) {
-        const t = this.#makeTask(args[i], opts, true);
+        const t = i === 0 ? first : new Task(args[i], first.o);
         t.batch = b;
         t.index = i;
         b.tasks.push(t);
@@ -609,7 +611,6 @@ export class WorkerPool {
     if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) throw new TypeError(`WorkerPool.run: \`priority\` must be a finite number, got ${String(priority)}`);
     if (transfer !== undefined && (inBatch || !Array.isArray(transfer))) throw new TypeError('WorkerPool.run: `transfer` must be an array of transferable objects');
     if (nameId === 0 && signal === undefined && (priority ?? 0) === 0 && transfer === undefined) return new Task(arg, NO_OPTS);
-    // runBatch shares one TaskOpts across its tasks only when no signal is involved (onAbort is per task).
     return new Task(arg, new TaskOpts(nameId === 0 ? '' : name!, nameId, priority ?? 0, signal, transfer));
   }
 
