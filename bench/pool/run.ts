@@ -9,6 +9,7 @@
  * reports/data/pool-<UTC timestamp>.json. Quick mode (default) is 3 repetitions and is labelled as
  * such everywhere; --full is 9. A failed process is recorded and reported (exit code 1), never dropped.
  */
+import { envMeta } from '../lib/meta.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -246,21 +247,15 @@ async function main(): Promise<void> {
     quick: o.mode === 'quick',
     reps,
     threads: THREADS,
+    ...envMeta(ROOT),
     date: startedAt.toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.cpus().length,
-    availableParallelism: os.availableParallelism(),
-    loadavgStart: os.loadavg(),
     loadavgEnd: [] as number[],
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     xorshiftStepsPerUs: stepsPerUs,
     variants: VARIANT_INFO,
     scenarios: Object.fromEntries(scenarios.map((s) => [s.name, { what: s.what, direction: s.direction, baseline: s.baseline, params: s.params(o.mode, stepsPerUs) }])),
   };
   const label = o.mode === 'quick' ? `QUICK (${reps} reps; comparisons are weak)` : `FULL (${reps} reps)`;
-  process.stdout.write(`pool bench, ${label}; ${THREADS} threads everywhere; ${meta.cpu}, ${meta.availableParallelism} CPUs; load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`pool bench, ${label}; ${THREADS} threads everywhere; ${meta.cpuModel}, ${meta.availableParallelism} CPUs; load ${meta.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')}\n`);
   const jobs: { s: Scenario; v: string; rep: number }[] = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const s of scenarios) {
