@@ -281,6 +281,16 @@ describe('verdict (claims.md rules) on synthetic data', () => {
       RangeError,
     );
     expect(() => verdict({ low: 1.2, high: 1.1 }, claim)).toThrow(RangeError);
+    expect(() => verdict({ low: -0.1, high: 1.1 }, claim)).toThrow(RangeError);
+    expect(() => verdict({ low: Number.NaN, high: 1.1 }, claim)).toThrow(RangeError);
+    expect(() => verdict({ low: 0.5, high: Infinity }, claim)).toThrow(RangeError);
+  });
+
+  it('accepts a CI whose low end is 0 (a candidate median of 0, e.g. no parks at all)', () => {
+    const fewer = { direction: 'lower-is-better' } as const;
+    expect(verdict({ low: 0, high: 0.5 }, fewer).verdict).toBe('confirmed');
+    expect(verdict({ low: 0, high: 1.5 }, fewer).verdict).toBe('no effect');
+    expect(verdict({ low: 0, high: 0.5 }, { direction: 'higher-is-better' }).verdict).toBe('refuted');
   });
 });
 

@@ -278,8 +278,9 @@ export function verdict(
   claim: Claim | { notApplicable: string },
 ): VerdictResult {
   if ('notApplicable' in claim) return { verdict: 'n/a', reason: claim.notApplicable };
-  if (!(ci.low > 0 && ci.high >= ci.low)) {
-    throw new RangeError(`verdict: CI must be positive ratios with low ≤ high, got [${ci.low}, ${ci.high}]`);
+  // low may be 0: a candidate whose median is 0 in some resamples (e.g. zero parks per op).
+  if (!(ci.low >= 0 && ci.high >= ci.low && Number.isFinite(ci.high))) {
+    throw new RangeError(`verdict: CI must be finite non-negative ratios with low ≤ high, got [${ci.low}, ${ci.high}]`);
   }
   const benefit = (r: number): number => (claim.direction === 'higher-is-better' ? r : 1 / r);
   const [bLo, bHi] = [benefit(ci.low), benefit(ci.high)].sort((x, y) => x - y);

@@ -1,0 +1,200 @@
+/**
+ * Shared layout and helpers of the chaos soak (run.ts = orchestrator, worker.ts = roles).
+ *
+ * Everything the soak itself shares lives in one plain SharedArrayBuffer, `ctl` (an Int32Array),
+ * separate from the parklot region that holds the primitives under test. Data protected by a lock
+ * is only touched by its holder, but always through Atomics (so a recoverer sees the dead holder's
+ * last writes in order: JS Atomics are sequentially consistent).
+ *
+ * Robust critical sections use an undo log: before a protected word is written, its index and old
+ * value are appended to the log (log count stored last), and the log is cleared (count = 0) when
+ * the critical section is complete. A thread that takes the lock over with OwnerDiedError rolls
+ * the log back in reverse, which restores the exact state before the dead holder's critical
+ * section, whatever prefix of it the holder executed.
+ */
+
+export const MAX_SLOTS = 64;
+/** Status words per worker slot. */
+export const SLOT_WORDS = 16;
+export const S_KILL = 0; // kill request: 0 none, KILL_* = "die at this point", KILL_ACK = at the point, waiting
+export const S_OP = 1; // code of the wait in progress (0 = none)
+export const S_OP_SINCE = 2; // ms since epoch (run-relative) the wait started
+export const S_ITER = 3; // loop iterations (heartbeat)
+export const S_TID = 4; // threadId of the current incarnation
+export const S_OPS = 5; // completed operations (all incarnations of the slot)
+export const S_TIMEOUTS = 6;
+export const S_ABORTS = 7;
+export const S_RECOVERIES = 8; // OwnerDiedError recoveries performed by this slot
+export const S_VIOLATIONS = 9;
+export const S_EXTRA = 10; // role-specific counter (e.g. Once initializer throws, queue-full, …)
+export const S_EXITED = 11; // 1 once the incarnation left its loop cleanly
+
+export const KILL_IDLE = 1; // holding nothing
+export const KILL_IN_CS = 2; // holding a robust mutex, mid-critical-section (undo log non-empty)
+export const KILL_IN_ONCE = 3; // running a Once initializer
+export const KILL_ACK = 100; // the worker reached the point and is blocked, waiting to be terminated
+
+// Global words.
+export const G_STOP = 0;
+export const G_WG_ROUND = 1;
+export const G_WG_DONES = 2;
+export const G_WG_COORD_EXITED = 3;
+export const G_BARRIER_LEADERS = 4;
+export const G_ONCE_NEXT = 5;
+export const G_SEM_INUSE = 6;
+export const G_RW_READERS_IN = 7;
+export const G_RW_WRITER_IN = 8;
+
+// Mutex counter component: A == B == sum(ACK) at every lock acquisition.
+export const M_A = 32;
+export const M_B = 33;
+export const M_ACK = 40; // MAX_SLOTS words
+export const M_LOG = 128; // undo log (LOG_WORDS)
+export const LOG_MAX = 8;
+export const LOG_WORDS = 1 + 2 * LOG_MAX;
+
+// Condvar bounded buffer component.
+export const C_CAP = 16;
+export const C_HEAD = 160;
+export const C_TAIL = 161;
+export const C_CONSUMED = 162;
+export const C_BUF = 176; // C_CAP words
+export const C_PRODUCED = 192; // per producer slot index (MAX_SLOTS)
+export const C_EXPECT = 256; // per producer slot index (MAX_SLOTS)
+export const C_LOG = 320;
+
+// RwLock data: X == Y == WRITES.
+export const R_X = 352;
+export const R_Y = 353;
+
+// MPMC queue: per producer slot index, values pushed (the next sequence number).
+export const Q_PUSHED = 384; // MAX_SLOTS
+export const Q_POPPED = 448;
+export const Q_SEQ_BITS = 22;
+export const Q_MAX_SEQ = 1 << Q_SEQ_BITS;
+
+// TaskList boards: per list, BOARD_N entries of [state, value] (+ tickets in a Float64Array).
+export const T_BOARD_N = 256;
+export const T_STATE = 512; // 2 lists × T_BOARD_N
+export const T_VALUE = T_STATE + 2 * T_BOARD_N;
+export const TB_FREE = 0;
+export const TB_LIVE = 1;
+export const TB_CLAIMED = 2;
+export const TB_INSERTING = 3;
+
+// Once array: RUNS[k] (successful initializer runs).
+export const O_COUNT = 16384;
+export const O_RUNS = 2048;
+
+export const STATUS_BASE = O_RUNS + O_COUNT;
+export const CTL_WORDS = STATUS_BASE + MAX_SLOTS * SLOT_WORDS;
+
+export const slotBase = (slot: number): number => STATUS_BASE + slot * SLOT_WORDS;
+
+/** Wait op codes (for the watchdog's dump). */
+export const OPS = [
+  'none', 'mutex.lock', 'mutex.tryLockFor', 'mutex.lockAsync', 'condvar.waitFor', 'condvar.waitAsync',
+  'rw.read', 'rw.tryReadFor', 'rw.readAsync', 'rw.write', 'rw.tryWriteFor', 'rw.writeAsync', 'rw.upgradable',
+  'sem.acquire', 'sem.tryAcquireFor', 'sem.acquireAsync', 'barrier.waitFor', 'barrier.waitAsync',
+  'once.call', 'once.callFor', 'once.callAsync', 'wg.waitFor', 'wg.waitAsync', 'wg.round',
+  'queue.push', 'queue.tryPushFor', 'queue.pushAsync', 'queue.pop', 'queue.tryPopFor', 'queue.popAsync',
+  'tasklist.op', 'sleep',
+] as const;
+export type OpName = (typeof OPS)[number];
+export const opCode = (name: OpName): number => OPS.indexOf(name);
+
+/** Appends (idx, old value) to the undo log at `log`, then writes `value` to `idx`. */
+export function logWrite(c: Int32Array, log: number, idx: number, value: number): void {
+  const n = Atomics.load(c, log);
+  if (n >= LOG_MAX) throw new Error('soak: undo log overflow');
+  Atomics.store(c, log + 1 + 2 * n, idx);
+  Atomics.store(c, log + 2 + 2 * n, Atomics.load(c, idx));
+  Atomics.store(c, log, n + 1); // the entry is complete before it counts
+  Atomics.store(c, idx, value);
+}
+
+/** The critical section is complete: forget the log. */
+export function logCommit(c: Int32Array, log: number): void {
+  Atomics.store(c, log, 0);
+}
+
+/** Restores every logged word (newest first) and clears the log. Returns how many entries it undid. */
+export function logRollback(c: Int32Array, log: number): number {
+  const n = Atomics.load(c, log);
+  for (let i = n - 1; i >= 0; i--) Atomics.store(c, Atomics.load(c, log + 1 + 2 * i), Atomics.load(c, log + 2 + 2 * i));
+  Atomics.store(c, log, 0);
+  return n;
+}
+
+/** mulberry32: small seeded PRNG. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Role =
+  | 'mutex' | 'cv-prod' | 'cv-cons' | 'rw-reader' | 'rw-writer' | 'sem' | 'barrier' | 'once'
+  | 'wg-coord' | 'wg-doer' | 'q-prod' | 'q-cons' | 'tasklist';
+
+/** Where each role may be killed (empty: never killed). */
+export const KILL_POINTS: Record<Role, readonly number[]> = {
+  'mutex': [KILL_IDLE, KILL_IN_CS, KILL_IN_CS],
+  'cv-prod': [KILL_IDLE, KILL_IN_CS],
+  'cv-cons': [KILL_IDLE, KILL_IN_CS],
+  'rw-reader': [],
+  'rw-writer': [],
+  'sem': [],
+  'barrier': [],
+  'once': [KILL_IDLE, KILL_IN_ONCE],
+  'wg-coord': [],
+  'wg-doer': [],
+  'q-prod': [KILL_IDLE],
+  'q-cons': [KILL_IDLE],
+  'tasklist': [KILL_IDLE],
+};
+
+/** Which summary component a role belongs to. */
+export const COMPONENT: Record<Role, string> = {
+  'mutex': 'Mutex', 'cv-prod': 'Condvar', 'cv-cons': 'Condvar', 'rw-reader': 'RwLock', 'rw-writer': 'RwLock',
+  'sem': 'Semaphore', 'barrier': 'Barrier', 'once': 'Once', 'wg-coord': 'WaitGroup', 'wg-doer': 'WaitGroup',
+  'q-prod': 'MpmcQueue', 'q-cons': 'MpmcQueue', 'tasklist': 'TaskList',
+};
+
+export interface Handles {
+  region: unknown;
+  mutex: unknown;
+  cvMutex: unknown;
+  cvNotEmpty: unknown;
+  cvNotFull: unknown;
+  rw: unknown;
+  sem: unknown;
+  barrier: unknown;
+  wg: unknown;
+  /** One Once handle; the others are the same with `offset` from onceOffsets. */
+  once: unknown;
+  onceOffsets: number[];
+  queue: unknown;
+  lists: unknown[];
+}
+
+export interface WorkerInit {
+  role: Role;
+  slot: number;
+  /** Index of this worker among its role (producer index for bitmaps/buffers). */
+  index: number;
+  seed: number;
+  epoch: number;
+  ctl: SharedArrayBuffer;
+  tickets: SharedArrayBuffer;
+  bitmap: SharedArrayBuffer;
+  handles: Handles;
+  semPermits: number;
+  /** Timeout of timed waits, ms. */
+  waitMs: number;
+}
