@@ -41,6 +41,13 @@
  *   bucket lock), and the death handler wakes the dead owner's waiters after marking it dead, so
  *   a waiter can never sleep behind a dead owner.
  *
+ * - Debug deadlock detection (region option `debug.deadlockDetection`; one flag test on the slow
+ *   path when off): before parking, lock() and lockAsync() record "this thread waits for this
+ *   lock" in the thread table and walk owner → awaited lock → owner (Mutex and RwLock entries,
+ *   see checkDeadlock); closing a cycle throws (rejects, for lockAsync) DeadlockError instead of
+ *   hanging. lockAsync behind a lock held by its own thread is not a cycle (another task may
+ *   release it); with several async waits in one thread only the latest is in the graph.
+ *
  * Fairness bound: a waiter parked past its deadline gets the lock at the next unlock. The
  * deadline is `first park + T`, with T = clamp(8 × EMA of hold time, 0.1 ms, 1 ms) ('dynamic',
  * default), a fixed `{ timeoutMs }`, 0 ('fifo': every unlock with waiters hands off) or never ('none').
@@ -49,7 +56,7 @@
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
-import type { ParkResult, UnparkResult } from '../parking/lot.ts';
+import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
@@ -381,27 +388,6 @@ export class Mutex {
     throw new OwnerDiedError();
   }
 
-  /** Debug deadlock detection: throws if parking on this lock (held by `owner`) closes a wait-for cycle. */
-  private checkDeadlock(owner: number): void {
-    const threads = this.threads;
-    threads.setWaitingFor(threadId, this.offset);
-    // Store, then walk: of two threads closing a cycle at once, at least one sees the other's edge.
-    const cycle = [{ threadId, lockOffset: this.offset }];
-    let cur = owner;
-    for (let n = 0; n < threads.capacity; n++) {
-      if (cur === threadId) {
-        threads.setWaitingFor(threadId, -1);
-        throw new DeadlockError(cycle);
-      }
-      const lockOffset = threads.waitingFor(cur);
-      if (lockOffset < 0) return;
-      const s = Atomics.load(this.i32, lockOffset >> 2);
-      if ((s & LOCKED) === 0) return;
-      cycle.push({ threadId: cur, lockOffset });
-      cur = s >>> OWNER_SHIFT;
-    }
-  }
-
   private readonly clearParkedIfLast = (_key: number, wasLast: boolean): void => {
     // Under the bucket lock: the last waiter leaving (timeout/abort) clears PARKED so unlock stays fast.
     if (wasLast) Atomics.and(this.i32, this.idx, ~PARKED);
@@ -478,7 +464,7 @@ export class Mutex {
         }
         continue;
       }
-      if (this.region.deadlockDetection) this.checkDeadlock(s >>> OWNER_SHIFT);
+      if (this.region.deadlockDetection) checkDeadlock(this.region, this.offset, s >>> OWNER_SHIFT, false);
       // 5. Park until an unlock wakes us, possibly handing the lock over.
       let left = Infinity;
       if (timeoutMs !== Infinity) {
@@ -584,6 +570,15 @@ export class Mutex {
     } while (this.skippedDead);
   }
 
+  private async parkAsyncTracked(opts: Parameters<ParkingLot['parkAsync']>[2]): Promise<ParkResult> {
+    if (!this.region.deadlockDetection) return this.region.lot.parkAsync(this.offset, this.validateParked, opts);
+    try {
+      return await this.region.lot.parkAsync(this.offset, this.validateParked, opts);
+    } finally {
+      this.threads.setWaitingFor(threadId, -1);
+    }
+  }
+
   /**
    * Acquires the lock without blocking the event loop. Rejects with TimeoutError after
    * `timeoutMs`, or with the signal's reason when aborted; the lock is then not held.
@@ -617,7 +612,9 @@ export class Mutex {
       const left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();
       if (left !== undefined && left <= 0) throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
       if (st !== null) st.parks++;
-      const r = await this.region.lot.parkAsync(this.offset, this.validateParked, {
+      // Debug: an async wait that closes a cycle rejects; the wait-for edge is cleared however it ends.
+      if (this.region.deadlockDetection) checkDeadlock(this.region, this.offset, s >>> OWNER_SHIFT, true);
+      const r = await this.parkAsyncTracked({
         token: PARK_ASYNC, // async waiters always receive hand-off (see the header comment)
         fairAtUs: nowUs(),
         timeoutMs: left,
@@ -641,6 +638,50 @@ export class Mutex {
       st.contendedAcquisitions++;
       st.maxWaitMs = Math.max(st.maxWaitMs, nowMs() - startMs);
     }
+  }
+}
+
+/** Deadlock detector: bit 0 of a wait-for entry marks an RwLock (lock offsets are 4-aligned). */
+export const WAIT_RWLOCK = 1;
+
+/** The thread holding the lock a wait-for entry names (Mutex: owner in the word; RwLock: its owner word), or -1. */
+function waitedOwner(i32: Int32Array, entry: number): number {
+  if ((entry & WAIT_RWLOCK) === 0) {
+    const s = Atomics.load(i32, entry >> 2);
+    return (s & LOCKED) === 0 || notRecoverable(s) ? -1 : s >>> OWNER_SHIFT;
+  }
+  // RwLock owner word (word 1 of its block): threadId + 1, bit 30 = inconsistent, -1 = not recoverable,
+  // 0 = no known exclusive holder (readers are anonymous, so a wait on readers ends the walk).
+  const o = Atomics.load(i32, (entry >> 2) + 1);
+  return o <= 0 ? -1 : (o & ~(1 << 30)) - 1;
+}
+
+/**
+ * Debug deadlock detection: records that this thread is about to wait for the lock `entry` (a byte
+ * offset, | WAIT_RWLOCK for an RwLock) held by `owner`, then follows owner → the lock it waits for
+ * → its owner …; throws DeadlockError (clearing the edge) if the walk comes back to this thread.
+ * `async`: a lock held by this thread itself is not a cycle (another task of the thread may
+ * release it), so the check is skipped. The graph is per thread: with several async waits in one
+ * thread, the entry is the latest one (a cycle through an earlier one can go unseen).
+ */
+export function checkDeadlock(region: SharedRegion, entry: number, owner: number, async: boolean): void {
+  const threads = region.threads;
+  const i32 = region.i32;
+  if (async && owner === threadId) return;
+  threads.setWaitingFor(threadId, entry);
+  // Store, then walk (both SC): of two threads closing a cycle at once, at least one sees the other's edge.
+  const cycle = [{ threadId, lockOffset: entry & ~WAIT_RWLOCK }];
+  let cur = owner;
+  for (let n = 0; n < threads.capacity; n++) {
+    if (cur < 0) return;
+    if (cur === threadId) {
+      threads.setWaitingFor(threadId, -1);
+      throw new DeadlockError(cycle);
+    }
+    const e = threads.waitingFor(cur);
+    if (e < 0) return;
+    cycle.push({ threadId: cur, lockOffset: e & ~WAIT_RWLOCK });
+    cur = waitedOwner(i32, e);
   }
 }
 

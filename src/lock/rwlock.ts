@@ -17,8 +17,11 @@
  * parked on the second key (offset + 4, the owner word, part of this block) waiting for readers to
  * drain; only the WRITER holder ever parks there, so at most one thread does.
  *
- * Word 1 (OWNER) holds `threadId + 1` of the thread that holds WRITER or UPGRADABLE, 0 otherwise.
- * Only that thread writes it: its own id after it obtained the bit, 0 before it gives the bit up.
+ * Word 1 (OWNER) holds `threadId + 1` of the thread that holds WRITER or UPGRADABLE, 0 otherwise
+ * (bit 30 OW_INCONSISTENT after a take-over from a dead holder; -1 = not recoverable, see below).
+ * Only that thread writes it: its own id after it obtained the bit, 0 before it gives the bit up
+ * (exceptions: an unlocker handing the bit off writes the taker's id under the bucket lock before
+ * the taker runs; a taker claims a dead holder's word by CAS).
  * So a thread that reads its own id there holds the bit: that catches unlock by a non-owner and
  * self-deadlock (write() while holding write) without touching the fast-path CAS. The writes are
  * plain stores (an Atomics.store is an XCHG on x86 and doubled the cost of write+writeUnlock):
@@ -67,11 +70,54 @@
  * caught: write() or upgrade() while this thread also holds a plain read lock waits for itself
  * (readers are anonymous counts) — use the timed or async forms, or upgradableRead().
  *
- * Owner death: not handled yet. A writer (or upgrader) that dies holding the lock blocks everyone
- * until their timeouts; its threadId is in the OWNER word for that work (written after the
- * acquiring CAS, so a death between the two leaves OWNER 0). A reader that dies holding a read
- * lock is an anonymous count and is never released. A waiter that dies is purged by the region;
- * a stale PARKED bit then only costs one slow unlock.
+ * Owner death (robust, glibc-style; POSIX has no robust rwlocks, so the reader semantics are ours):
+ * - Who holds WRITER/UPGRADABLE: the OWNER word (threadId + 1), plus, for the window between the
+ *   acquiring CAS and the owner-word store, the thread's PENDING word in the region's thread table
+ *   (Linux robust futexes' `list_op_pending`): a thread stores this lock's offset + 1 there (plain
+ *   store) before every CAS that may take WRITER/UPGRADABLE and before it clears the owner word to
+ *   release, and 0 after a failed CAS or the release. A hand-off writes the exclusive taker's owner
+ *   word itself, under the bucket lock, before the state store. So a held bit is always attributed:
+ *   owner word ≠ 0 names the holder; owner word 0 means the holder's PENDING word names this lock.
+ *   Edges: the PENDING store is sequenced before the acquiring CAS, which anyone reading the state
+ *   word afterwards synchronizes with; a dead thread's writes all happen before its death mark
+ *   (the thread stopped before its exit event), which the checker reads first.
+ * - exclusiveHolder() (slow paths only, and only once some thread of the region died — one load
+ *   otherwise): owner word ≠ 0 → dead iff that thread is marked dead; owner word 0 → dead iff some
+ *   dead thread's PENDING names the lock and no live thread's does (a live one may be the holder in
+ *   its window: "unknown", so the waiter parks in 5 ms slices and re-checks — the issue's "check the
+ *   owner's liveness when the park times out"). PENDING is read before the owner word: a holder
+ *   stores its owner word before it moves its PENDING word on. This relies on its two plain stores
+ *   becoming visible in order (x86 TSO; on a weakly ordered CPU a stale PENDING of a thread that
+ *   died in the one-instruction window after a release, racing a live holder's window, could be
+ *   misattributed — documented, not fixed, to keep the fast path free of fences).
+ * - Take-over: CAS on the OWNER word from the dead holder's value to `me | OW_INCONSISTENT`; the
+ *   winner holds the dead share as it is in the state word (the state is not touched). A writer
+ *   then turns a dead UPGRADABLE share into WRITER and drains readers (timed forms: on timeout the
+ *   share goes back to the dead holder, so the next writer takes it over again) and throws
+ *   OwnerDiedError with the write lock held. An upgrader takes over only a dead UPGRADABLE holder
+ *   (OwnerDiedError with the upgradable lock held). Readers (and upgraders behind a dead WRITER)
+ *   do not take over: only an exclusive holder can repair, and readers must not see a half-written
+ *   state (glibc gives EOWNERDEAD only to a caller that then holds the lock exclusively), so they
+ *   wait until a writer repairs — a workload with no writer must call write()/tryWrite() to recover.
+ * - markConsistent() clears OW_INCONSISTENT. Unlocking while inconsistent keeps WRITER set forever
+ *   (an upgradable share is turned into WRITER first), stores OW_NOT_RECOVERABLE (-1) in the owner
+ *   word and wakes everyone: every later acquisition (read included) throws NotRecoverableError.
+ *   downgrade()/downgradeUpgradable() are refused while inconsistent.
+ * - The region's death handler (onOwnerDeath below) wakes the main queue when the dead thread held
+ *   WRITER/UPGRADABLE; validateExclusive re-checks the holder's liveness under the bucket lock, so
+ *   a writer can never sleep behind a dead holder (as in mutex.ts).
+ * - Dying readers: NOT handled. Readers are an anonymous count (tracking them would cost the read
+ *   fast path a per-reader record, and POSIX/glibc have no robust rwlocks either); a read share
+ *   held by a dead thread is never released, so writers then wait until their timeouts. A waiter
+ *   that dies is purged by the region; a stale PARKED bit then only costs one slow unlock.
+ *
+ * Async waiters park with TOKEN_ASYNC in their park token; a wake batch containing one is always
+ * handed off (an async wake cannot win a barge), whether or not it is first in the batch.
+ *
+ * Debug deadlock detection (region option): a waiter behind a known WRITER/UPGRADABLE holder records
+ * the edge (offset | 1, see mutex.ts checkDeadlock) and throws DeadlockError if it closes a cycle.
+ * Waits on readers end the walk (readers are anonymous). Zero cost when off (one flag test on the
+ * slow path).
  *
  * Memory: every acquiring CAS reads the releasing RMW/store of the previous holder(s) (acquire
  * edge); readers' releasing CAS and the writer's release CAS/store are the release edges. JS
@@ -82,10 +128,11 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
-import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
-import { TimeoutError } from '../errors.ts';
+import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { PENDING_DEAD, PENDING_LIVE, type ThreadTable } from '../parking/threads.ts';
+import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
-import { TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
+import { checkDeadlock, TOKEN_HANDOFF, TOKEN_NORMAL, WAIT_RWLOCK } from './mutex.ts';
 
 /** State bits. */
 export const RW_PARKED = 1;
@@ -98,10 +145,26 @@ const READERS_MASK = ~15;
 const MAX_READERS = (1 << 27) - 1; // keeps the word a positive Int32
 const MAX_READ_STATE = MAX_READERS << 4; // a state below this has room for one more reader
 
-/** Park tokens: what a queued thread wants (its share of the state). */
+/** Park tokens: what a queued thread wants (its share of the state), | TOKEN_ASYNC for an async waiter. */
 const TOKEN_SHARED = RW_ONE_READER;
 const TOKEN_EXCLUSIVE = RW_WRITER;
 const TOKEN_UPGRADABLE = RW_ONE_READER | RW_UPGRADABLE;
+/** Not a share (bit 0 is PARKED, never part of a token): marks an async waiter, so a wake batch containing one hands off. */
+const TOKEN_ASYNC = 1;
+
+/** Owner word: threadId + 1 of the WRITER/UPGRADABLE holder, | OW_INCONSISTENT after a take-over. */
+const OW_INCONSISTENT = 1 << 30;
+/** Owner word of a lock that can never be used again (its WRITER bit stays set forever). */
+const OW_NOT_RECOVERABLE = -1;
+/** exclusiveHolder() results besides a dead holder's owner word (≥ 0). */
+const H_ALIVE = -1;
+const H_UNKNOWN = -2;
+/** Park slice while the exclusive holder's liveness cannot be decided yet (see the header). */
+const LIVENESS_SLICE_MS = 5;
+/** What a slow path may take over from a dead holder: readers nothing, upgraders UPGRADABLE, writers both. */
+const TAKE_NONE = 0;
+const TAKE_UPGRADABLE = RW_UPGRADABLE;
+const TAKE_ANY = RW_UPGRADABLE | RW_WRITER;
 
 /** Words of the block. */
 const W_STATE = 0;
@@ -123,6 +186,16 @@ const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 const FAILED = 0;
 const ACQUIRED = 1;
 const HANDED_OFF = 2;
+// A negative outcome -(o + 1): the owner word `o` was claimed from a dead holder (we hold its
+// share, marked inconsistent).
+/** waitForReaders `prev` for a take-over: on timeout keep WRITER (the caller gives it back to the dead holder). */
+const KEEP_WRITER = -1;
+
+/** What a wake batch holds besides shares: an async waiter (forces hand-off), the exclusive taker's threadId (or -1). */
+interface WakeInfo {
+  async: boolean;
+  exclusiveTid: number;
+}
 
 export interface RwLockOptions {
   /** Region to allocate the lock in. Default: `SharedRegion.default()`. */
@@ -256,6 +329,12 @@ export class RwLock {
   private readonly me: number;
   private readonly policy: number;
   private readonly spin: number;
+  private readonly threads: ThreadTable;
+  /** Word index of this thread's PENDING word, and the value naming this lock (offset + 1). */
+  private readonly pendIdx: number;
+  private readonly pendVal: number;
+  /** Set just before each park: whether it is a liveness slice (validate then tolerates an undecided holder). */
+  private slicing = false;
   private cachedHandle: RwLockHandle | undefined;
 
   constructor(opts: RwLockOptions = {}, attach?: { region: SharedRegion; offset: number }) {
@@ -283,7 +362,11 @@ export class RwLock {
     this.idx = (this.offset >> 2) + W_STATE;
     this.ownIdx = (this.offset >> 2) + W_OWNER;
     this.key2 = this.offset + 4 * W_OWNER;
+    if (threadId + 1 >= OW_INCONSISTENT) throw new RangeError(`RwLock: threadId ${threadId} does not fit in the owner word`);
     this.me = threadId + 1;
+    this.threads = this.region.threads;
+    this.pendIdx = this.threads.pendingWord(threadId);
+    this.pendVal = this.offset + 1;
   }
 
   /** Attaches to an RwLock from its handle (e.g. received from another thread). */
@@ -322,7 +405,66 @@ export class RwLock {
 
   /** `threadId` of the thread holding (or draining for) the write lock or the upgradable lock, or -1. */
   get owner(): number {
-    return Atomics.load(this.i32, this.ownIdx) - 1;
+    const o = Atomics.load(this.i32, this.ownIdx);
+    return o <= 0 ? -1 : (o & ~OW_INCONSISTENT) - 1;
+  }
+
+  /** Whether the exclusive part was taken over from a dead holder and not yet marked consistent (a snapshot). */
+  get isInconsistent(): boolean {
+    const o = Atomics.load(this.i32, this.ownIdx);
+    return o > 0 && (o & OW_INCONSISTENT) !== 0;
+  }
+
+  /** Whether the lock was unlocked while inconsistent and can never be used again. */
+  get isNotRecoverable(): boolean {
+    return Atomics.load(this.i32, this.ownIdx) === OW_NOT_RECOVERABLE;
+  }
+
+  /**
+   * After OwnerDiedError: declares the protected data repaired, so the next unlock makes the lock
+   * normal again. Throws unless this thread holds the write (or upgradable) lock in that state.
+   */
+  markConsistent(): void {
+    const o = Atomics.load(this.i32, this.ownIdx);
+    if (o === this.me) throw new Error('RwLock.markConsistent: the lock is not inconsistent (no owner died)');
+    if (o !== (this.me | OW_INCONSISTENT)) throw new Error('RwLock.markConsistent: this thread does not hold the write or upgradable lock');
+    // Only the holder writes its owner word (a taker claims it by CAS from a dead holder only).
+    Atomics.store(this.i32, this.ownIdx, this.me);
+  }
+
+  private throwIfNotRecoverable(): void {
+    if (Atomics.load(this.i32, this.ownIdx) === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
+  }
+
+  /**
+   * Robust slow-path check: who holds the WRITER/UPGRADABLE bits of `take` now? Returns the owner
+   * word of a holder known to be dead (≥ 0; 0 when it died between its acquiring CAS and its
+   * owner-word store), H_ALIVE, or H_UNKNOWN (a live thread may be in that window: re-check soon).
+   * One load when no thread of the region ever died.
+   */
+  private exclusiveHolder(take: number): number {
+    if (take === TAKE_NONE || !this.threads.anyDeaths()) return H_ALIVE;
+    const s = Atomics.load(this.i32, this.idx);
+    if ((s & take) === 0) return H_ALIVE;
+    // PENDING words first, then the owner word: a holder stores its owner word before it moves its
+    // PENDING word on (program order; see the header), so a moved-on holder's id is seen below.
+    const c = this.threads.pendingCandidates(this.pendVal);
+    const o = Atomics.load(this.i32, this.ownIdx);
+    if (o === OW_NOT_RECOVERABLE) return H_ALIVE;
+    if (o !== 0) return this.threads.isDead((o & ~OW_INCONSISTENT) - 1) ? o : H_ALIVE;
+    if ((c & PENDING_LIVE) !== 0 || (c & PENDING_DEAD) === 0) return H_UNKNOWN;
+    return 0;
+  }
+
+  /** Claims the owner word from a dead holder (`o` as exclusiveHolder returned it). Whoever wins the CAS holds the dead share. */
+  private claim(o: number): boolean {
+    // Acquire edge: the dead holder's writes happened before its death mark, which we read.
+    return Atomics.compareExchange(this.i32, this.ownIdx, o, this.me | OW_INCONSISTENT) === o;
+  }
+
+  /** Gives a claimed share back to the dead holder (a timed take-over that could not finish). */
+  private unclaim(o: number): void {
+    Atomics.store(this.i32, this.ownIdx, o);
   }
 
   // ------------------------------------------------------------------ admission rules
@@ -353,8 +495,12 @@ export class RwLock {
   private readonly tryWriterBit = (): boolean => {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
+    i32[this.pendIdx] = this.pendVal; // robust window (header): before the acquiring CAS
     for (;;) {
-      if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) return false;
+      if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) {
+        i32[this.pendIdx] = 0;
+        return false;
+      }
       // Acquire edge (for the part of the lock already free).
       const seen = Atomics.compareExchange(i32, this.idx, s, s | RW_WRITER);
       if (seen === s) return true;
@@ -365,9 +511,13 @@ export class RwLock {
   private readonly tryUpgradableLoop = (): boolean => {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
+    i32[this.pendIdx] = this.pendVal; // robust window (header): before the acquiring CAS
     for (let i = 0; ; i++) {
-      if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) return false;
-      if (s >>> READER_SHIFT >= MAX_READERS) throw new RangeError(`RwLock: too many readers (max ${MAX_READERS})`);
+      if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0 || s >>> READER_SHIFT >= MAX_READERS) {
+        i32[this.pendIdx] = 0;
+        if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) return false;
+        throw new RangeError(`RwLock: too many readers (max ${MAX_READERS})`);
+      }
       const seen = Atomics.compareExchange(i32, this.idx, s, s + (RW_ONE_READER | RW_UPGRADABLE));
       if (seen === s) return true;
       s = seen;
@@ -377,15 +527,32 @@ export class RwLock {
 
   // Validates run under the main bucket lock: park only if PARKED is still set (so the next
   // unlock will come to the lot) and the thread is still blocked.
+  // Robust: also park only behind a holder not known to be dead (the death handler marks the
+  // thread dead, then unparks under this lock: we see it dead here or are queued before that),
+  // and never on a not-recoverable lock (its unlocker wakes everyone after storing that state).
   private readonly validateRead = (): boolean => {
     const s = Atomics.load(this.i32, this.idx);
-    return (s & RW_PARKED) !== 0 && !this.canRead(s);
+    return (s & RW_PARKED) !== 0 && !this.canRead(s) && Atomics.load(this.i32, this.ownIdx) !== OW_NOT_RECOVERABLE;
   };
 
   private readonly validateExclusive = (): boolean => {
     const s = Atomics.load(this.i32, this.idx);
-    return (s & RW_PARKED) !== 0 && (s & (RW_WRITER | RW_UPGRADABLE)) !== 0;
+    if ((s & RW_PARKED) === 0 || (s & (RW_WRITER | RW_UPGRADABLE)) === 0) return false;
+    if (Atomics.load(this.i32, this.ownIdx) === OW_NOT_RECOVERABLE) return false;
+    return this.validHolder(TAKE_ANY);
   };
+
+  private readonly validateUpgradable = (): boolean => {
+    const s = Atomics.load(this.i32, this.idx);
+    if ((s & RW_PARKED) === 0 || (s & (RW_WRITER | RW_UPGRADABLE)) === 0) return false;
+    if (Atomics.load(this.i32, this.ownIdx) === OW_NOT_RECOVERABLE) return false;
+    return this.validHolder(TAKE_UPGRADABLE);
+  };
+
+  private validHolder(take: number): boolean {
+    const h = this.exclusiveHolder(take);
+    return h === H_ALIVE || (h === H_UNKNOWN && this.slicing);
+  }
 
   private readonly validateDrain = (): boolean => {
     const s = Atomics.load(this.i32, this.idx);
@@ -414,7 +581,8 @@ export class RwLock {
 
   private checkNotOwner(what: string): void {
     // Reading our own id means this thread holds WRITER or UPGRADABLE (see the header).
-    if (Atomics.load(this.i32, this.ownIdx) === this.me) {
+    const o = Atomics.load(this.i32, this.ownIdx);
+    if (o > 0 && (o & ~OW_INCONSISTENT) === this.me) {
       throw new Error(
         `RwLock.${what}: deadlock: this thread (${threadId}) already holds the write or upgradable lock; ` +
           'between async tasks of one thread use the async forms',
@@ -434,7 +602,9 @@ export class RwLock {
 
   /** Takes a shared lock if the policy admits a reader right now; never waits. */
   tryRead(): boolean {
-    return this.tryReadLoop();
+    if (this.tryReadLoop()) return true;
+    this.throwIfNotRecoverable();
+    return false;
   }
 
   /** Waits at most `ms` for a shared lock. Returns whether it was acquired. */
@@ -446,13 +616,13 @@ export class RwLock {
   private readSlow(timeoutMs: number): boolean {
     const s = Atomics.load(this.i32, this.idx);
     if ((s & RW_WRITER) !== 0 && s >>> READER_SHIFT === 0) this.checkNotOwner('read');
-    return this.lockCommon(timeoutMs, TOKEN_SHARED, this.tryReadLoop, this.validateRead, nowMs()) !== FAILED;
+    return this.lockCommon(timeoutMs, TOKEN_SHARED, this.tryReadLoop, this.validateRead, nowMs(), TAKE_NONE) !== FAILED;
   }
 
   /** Acquires a shared lock without blocking the event loop (rejects with TimeoutError / the signal's reason). */
   async readAsync(opts: WaitAsyncOptions = {}): Promise<void> {
     if (this.tryReadLoop()) return;
-    await this.lockCommonAsync('readAsync', opts, TOKEN_SHARED, this.tryReadLoop, this.validateRead);
+    await this.lockCommonAsync('readAsync', opts, TOKEN_SHARED, this.tryReadLoop, this.validateRead, TAKE_NONE);
     if (opts.signal?.aborted) {
       // Aborted while the lock was being handed to us: give it back and report the abort.
       this.readUnlock();
@@ -506,11 +676,15 @@ export class RwLock {
 
   /** Acquires the exclusive lock, blocking this thread. */
   write(): void {
+    const i32 = this.i32;
+    // Plain store (robust window, see the header): names this lock before the acquiring CAS.
+    i32[this.pendIdx] = this.pendVal;
     // Acquire edge: reads the last releasing write.
-    if (Atomics.compareExchange(this.i32, this.idx, 0, RW_WRITER) === 0) {
-      this.setOwner();
+    if (Atomics.compareExchange(i32, this.idx, 0, RW_WRITER) === 0) {
+      i32[this.ownIdx] = this.me; // setOwner(), inlined
       return;
     }
+    i32[this.pendIdx] = 0;
     this.writeSlow(Infinity);
   }
 
@@ -518,9 +692,10 @@ export class RwLock {
   tryWrite(): boolean {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
+    i32[this.pendIdx] = this.pendVal;
     for (;;) {
       // Free except possibly PARKED (the parked threads are still woken at unlock).
-      if ((s & ~RW_PARKED) !== 0) return false;
+      if ((s & ~RW_PARKED) !== 0) break;
       const seen = Atomics.compareExchange(i32, this.idx, s, s | RW_WRITER);
       if (seen === s) {
         this.setOwner();
@@ -528,6 +703,15 @@ export class RwLock {
       }
       s = seen;
     }
+    i32[this.pendIdx] = 0;
+    this.throwIfNotRecoverable();
+    const h = this.exclusiveHolder(TAKE_ANY);
+    // A dead holder: take over only if that completes at once (no other reader to drain).
+    if (h >= 0 && this.claim(h)) {
+      if (this.tryFinishWriteTakeOver()) throw new OwnerDiedError();
+      this.unclaim(h);
+    }
+    return false;
   }
 
   /** Waits at most `ms` for the exclusive lock. Returns whether it was acquired. */
@@ -539,19 +723,43 @@ export class RwLock {
   private writeSlow(timeoutMs: number): boolean {
     this.checkNotOwner('write');
     const start = nowMs();
-    if (this.lockCommon(timeoutMs, TOKEN_EXCLUSIVE, this.tryWriterBit, this.validateExclusive, start) === FAILED) return false;
+    const r = this.lockCommon(timeoutMs, TOKEN_EXCLUSIVE, this.tryWriterBit, this.validateExclusive, start, TAKE_ANY);
+    if (r === FAILED) return false;
+    if (r < 0) {
+      // Took a dead holder's share over (owner word claimed, inconsistent): make it the write lock.
+      if (!this.finishWriteTakeOver(timeoutMs, start)) {
+        this.unclaim(-(r + 1));
+        return false;
+      }
+      throw new OwnerDiedError();
+    }
     this.setOwner();
     return this.waitForReaders(timeoutMs, start, 0);
   }
 
   /** Acquires the exclusive lock without blocking the event loop. */
   async writeAsync(opts: WaitAsyncOptions = {}): Promise<void> {
-    if (Atomics.compareExchange(this.i32, this.idx, 0, RW_WRITER) === 0) {
+    const i32 = this.i32;
+    i32[this.pendIdx] = this.pendVal;
+    if (Atomics.compareExchange(i32, this.idx, 0, RW_WRITER) === 0) {
       this.setOwner();
       return;
     }
+    i32[this.pendIdx] = 0;
     const start = nowMs();
-    await this.lockCommonAsync('writeAsync', opts, TOKEN_EXCLUSIVE, this.tryWriterBit, this.validateExclusive, start);
+    const r = await this.lockCommonAsync('writeAsync', opts, TOKEN_EXCLUSIVE, this.tryWriterBit, this.validateExclusive, TAKE_ANY, start);
+    if (r < 0) {
+      const s = Atomics.load(i32, this.idx);
+      const prev = (s & RW_UPGRADABLE) !== 0 ? RW_ONE_READER | RW_UPGRADABLE : KEEP_WRITER;
+      if (prev !== KEEP_WRITER) Atomics.add(i32, this.idx, RW_WRITER - prev); // the dead upgradable share becomes WRITER
+      try {
+        await this.waitForReadersAsync('writeAsync', opts, start, prev);
+      } catch (e) {
+        this.unclaim(-(r + 1));
+        throw e;
+      }
+      throw new OwnerDiedError();
+    }
     this.setOwner();
     await this.waitForReadersAsync('writeAsync', opts, start, 0);
     if (opts.signal?.aborted) {
@@ -560,22 +768,80 @@ export class RwLock {
     }
   }
 
+  /** Sync take-over by a writer: turn the claimed share into WRITER and drain readers; false on timeout (share kept). */
+  private finishWriteTakeOver(timeoutMs: number, start: number): boolean {
+    const s = Atomics.load(this.i32, this.idx);
+    if ((s & RW_UPGRADABLE) !== 0) {
+      // The dead thread held the upgradable lock: upgrade its share, as upgrade() does.
+      const old = Atomics.add(this.i32, this.idx, RW_WRITER - (RW_ONE_READER | RW_UPGRADABLE));
+      return old >>> READER_SHIFT === 1 || this.waitForReaders(timeoutMs, start, RW_ONE_READER | RW_UPGRADABLE);
+    }
+    return this.waitForReaders(timeoutMs, start, KEEP_WRITER);
+  }
+
+  /** tryWrite's take-over: succeeds only if no other reader holds the lock now (never waits). */
+  private tryFinishWriteTakeOver(): boolean {
+    const i32 = this.i32;
+    let s = Atomics.load(i32, this.idx);
+    for (;;) {
+      if ((s & RW_WRITER) !== 0) return s >>> READER_SHIFT === 0;
+      if (s >>> READER_SHIFT !== 1) return false;
+      const seen = Atomics.compareExchange(i32, this.idx, s, s - (RW_ONE_READER | RW_UPGRADABLE) + RW_WRITER);
+      if (seen === s) return true;
+      s = seen;
+    }
+  }
+
   /** Releases the exclusive lock. Throws (changing nothing) unless this thread holds it. */
   writeUnlock(): void {
+    const i32 = this.i32;
     // Our id in the owner word means we hold WRITER or UPGRADABLE (the slow path tells which).
-    if (Atomics.load(this.i32, this.ownIdx) !== this.me) this.checkWriteHeld('writeUnlock');
-    this.clearOwner();
+    if (Atomics.load(i32, this.ownIdx) !== this.me) {
+      this.unlockExclusiveOwnerSlow('writeUnlock', false);
+      return;
+    }
+    // Plain stores (robust window, see the header): PENDING names this lock until the release.
+    i32[this.pendIdx] = this.pendVal;
+    i32[this.ownIdx] = 0; // clearOwner(), inlined
     // Release edge: the next acquirer's CAS reads this write.
-    if (Atomics.compareExchange(this.i32, this.idx, RW_WRITER, 0) === RW_WRITER) return;
-    this.unlockExclusiveSlow(false, 'writeUnlock');
+    if (Atomics.compareExchange(i32, this.idx, RW_WRITER, 0) !== RW_WRITER) this.unlockExclusiveSlow(false, 'writeUnlock');
+    i32[this.pendIdx] = 0;
   }
 
   /** Releases the exclusive lock and hands it directly to the queued threads, if any. */
   writeUnlockFair(): void {
-    if (Atomics.load(this.i32, this.ownIdx) !== this.me) this.checkWriteHeld('writeUnlockFair');
+    const i32 = this.i32;
+    if (Atomics.load(i32, this.ownIdx) !== this.me) {
+      this.unlockExclusiveOwnerSlow('writeUnlockFair', true);
+      return;
+    }
+    i32[this.pendIdx] = this.pendVal;
     this.clearOwner();
-    if (Atomics.compareExchange(this.i32, this.idx, RW_WRITER, 0) === RW_WRITER) return;
-    this.unlockExclusiveSlow(true, 'writeUnlockFair');
+    if (Atomics.compareExchange(i32, this.idx, RW_WRITER, 0) !== RW_WRITER) this.unlockExclusiveSlow(true, 'writeUnlockFair');
+    i32[this.pendIdx] = 0;
+  }
+
+  /** writeUnlock when the owner word is not plainly ours: inconsistent (→ not recoverable), not recoverable, or misuse. */
+  private unlockExclusiveOwnerSlow(what: string, _force: boolean): void {
+    const o = Atomics.load(this.i32, this.ownIdx);
+    if (o === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
+    if (o === (this.me | OW_INCONSISTENT)) {
+      this.checkWriteHeld(what);
+      this.makeNotRecoverable();
+      return;
+    }
+    this.checkWriteHeld(what); // throws: not write-locked, or held by another thread
+  }
+
+  /**
+   * Unlocked while inconsistent (no markConsistent()): keep WRITER set forever, store
+   * OW_NOT_RECOVERABLE (release edge for the waiters' loads) and wake everyone, so each throws
+   * NotRecoverableError (glibc's ENOTRECOVERABLE).
+   */
+  private makeNotRecoverable(): void {
+    Atomics.store(this.i32, this.ownIdx, OW_NOT_RECOVERABLE);
+    this.i32[this.pendIdx] = 0;
+    this.region.lot.unparkAll(this.offset);
   }
 
   private checkWriteHeld(what: string): void {
@@ -584,8 +850,9 @@ export class RwLock {
       throw new Error(`RwLock.${what}: the lock is not write-locked${s >>> READER_SHIFT !== 0 ? ' (it is read-locked: use readUnlock)' : ''}`);
     }
     const o = Atomics.load(this.i32, this.ownIdx);
-    if (o !== this.me) {
-      throw new Error(`RwLock.${what}: the write lock is held by thread ${o - 1}, not by this thread (${threadId})`);
+    if (o === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
+    if ((o & ~OW_INCONSISTENT) !== this.me) {
+      throw new Error(`RwLock.${what}: the write lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${threadId})`);
     }
   }
 
@@ -594,14 +861,19 @@ export class RwLock {
     if ((s & RW_WRITER) === 0 || s >>> READER_SHIFT !== 0) {
       // We hold UPGRADABLE, not WRITER: put our id back (only we write it) and refuse.
       this.setOwner();
+      this.i32[this.pendIdx] = 0;
       this.checkWriteHeld(what);
     }
-    this.wakeParked(0, (acc, r) => {
+    this.wakeParked(0, (acc, r, w) => {
       // Under the main bucket lock. We hold WRITER with no readers; others can only set PARKED
       // (and their validate runs after us), so a plain store is safe.
-      if (r.unparkedThreads !== 0 && (force || r.waiterOverdue)) {
-        // Hand-off: the woken threads' shares go into the word before they wake. Release edge:
-        // each woken thread's wake follows this store.
+      if (r.unparkedThreads !== 0 && (force || r.waiterOverdue || w.async)) {
+        // Hand-off (also whenever an async waiter is in the batch: an async wake cannot win a
+        // barge). The exclusive taker's owner word is written here, before the state store, so it
+        // is never unattributed if it dies before running (robust window, see the header).
+        if (w.exclusiveTid >= 0) Atomics.store(this.i32, this.ownIdx, w.exclusiveTid + 1);
+        // The woken threads' shares go into the word before they wake. Release edge: each woken
+        // thread's wake follows this store.
         Atomics.store(this.i32, this.idx, acc | (r.haveMore ? RW_PARKED : 0));
         return TOKEN_HANDOFF;
       }
@@ -624,7 +896,12 @@ export class RwLock {
 
   /** Takes an upgradable read lock if available right now; never waits. */
   tryUpgradableRead(): boolean {
-    if (!this.tryUpgradableLoop()) return false;
+    if (!this.tryUpgradableLoop()) {
+      this.throwIfNotRecoverable();
+      const h = this.exclusiveHolder(TAKE_UPGRADABLE);
+      if (h >= 0 && this.claim(h)) throw new OwnerDiedError();
+      return false;
+    }
     this.setOwner();
     return true;
   }
@@ -638,7 +915,9 @@ export class RwLock {
 
   private upgradableSlow(timeoutMs: number): boolean {
     this.checkNotOwner('upgradableRead');
-    if (this.lockCommon(timeoutMs, TOKEN_UPGRADABLE, this.tryUpgradableLoop, this.validateExclusive, nowMs()) === FAILED) return false;
+    const r = this.lockCommon(timeoutMs, TOKEN_UPGRADABLE, this.tryUpgradableLoop, this.validateUpgradable, nowMs(), TAKE_UPGRADABLE);
+    if (r === FAILED) return false;
+    if (r < 0) throw new OwnerDiedError(); // the dead upgradable holder's share is ours as it was
     this.setOwner();
     return true;
   }
@@ -646,7 +925,8 @@ export class RwLock {
   /** Async upgradable read lock. */
   async upgradableReadAsync(opts: WaitAsyncOptions = {}): Promise<void> {
     if (this.tryUpgradableRead()) return;
-    await this.lockCommonAsync('upgradableReadAsync', opts, TOKEN_UPGRADABLE, this.tryUpgradableLoop, this.validateExclusive);
+    const r = await this.lockCommonAsync('upgradableReadAsync', opts, TOKEN_UPGRADABLE, this.tryUpgradableLoop, this.validateUpgradable, TAKE_UPGRADABLE);
+    if (r < 0) throw new OwnerDiedError();
     this.setOwner();
     if (opts.signal?.aborted) {
       this.upgradableUnlock();
@@ -658,25 +938,46 @@ export class RwLock {
     const s = Atomics.load(this.i32, this.idx);
     if ((s & RW_UPGRADABLE) === 0 || (s & RW_WRITER) !== 0) throw new Error(`RwLock.${what}: the lock is not held upgradable`);
     const o = Atomics.load(this.i32, this.ownIdx);
-    if (o !== this.me) throw new Error(`RwLock.${what}: the upgradable lock is held by thread ${o - 1}, not by this thread (${threadId})`);
+    if (o === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
+    if ((o & ~OW_INCONSISTENT) !== this.me) {
+      throw new Error(`RwLock.${what}: the upgradable lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${threadId})`);
+    }
+  }
+
+  private checkConsistent(what: string): void {
+    if ((Atomics.load(this.i32, this.ownIdx) & OW_INCONSISTENT) !== 0) {
+      throw new Error(`RwLock.${what}: the lock is inconsistent (a previous owner died): call markConsistent() first, or unlock`);
+    }
   }
 
   /** Releases an upgradable read lock. */
   upgradableUnlock(): void {
     this.checkUpgradableHeld('upgradableUnlock');
-    this.clearOwner();
     const i32 = this.i32;
+    if (Atomics.load(i32, this.ownIdx) !== this.me) {
+      // Inconsistent: the share becomes WRITER held forever (other readers still drain out), then not recoverable.
+      Atomics.add(i32, this.idx, RW_WRITER - (RW_ONE_READER | RW_UPGRADABLE));
+      this.makeNotRecoverable();
+      return;
+    }
+    i32[this.pendIdx] = this.pendVal; // robust window: until the release below
+    this.clearOwner();
     let s = Atomics.load(i32, this.idx);
     while ((s & RW_PARKED) === 0) {
       // Release edge, as readUnlock.
       const seen = Atomics.compareExchange(i32, this.idx, s, s - (RW_ONE_READER | RW_UPGRADABLE));
-      if (seen === s) return;
+      if (seen === s) {
+        i32[this.pendIdx] = 0;
+        return;
+      }
       s = seen;
     }
-    this.wakeParked(0, (acc, r) => {
+    this.wakeParked(0, (acc, r, w) => {
       // Other readers may change the count concurrently: CAS our share out.
       let cur = Atomics.load(i32, this.idx);
-      const handoff = r.unparkedThreads !== 0 && r.waiterOverdue;
+      const handoff = r.unparkedThreads !== 0 && (r.waiterOverdue || w.async);
+      // The exclusive taker's owner word before its share (robust window, see the header).
+      if (handoff && w.exclusiveTid >= 0) Atomics.store(i32, this.ownIdx, w.exclusiveTid + 1);
       for (;;) {
         let next = cur - (RW_ONE_READER | RW_UPGRADABLE) + (handoff ? acc : 0);
         next = r.haveMore ? next | RW_PARKED : next & ~RW_PARKED;
@@ -685,6 +986,7 @@ export class RwLock {
         cur = seen;
       }
     });
+    i32[this.pendIdx] = 0;
   }
 
   /** Turns the upgradable lock into the write lock, waiting for the other readers to leave. */
@@ -731,9 +1033,12 @@ export class RwLock {
   /** Atomically turns the write lock into a read lock, waking queued readers. */
   downgrade(): void {
     this.checkWriteHeld('downgrade');
+    this.checkConsistent('downgrade');
+    this.i32[this.pendIdx] = this.pendVal; // robust window: until the release below
     this.clearOwner();
     // Release edge for the readers we admit.
     const old = Atomics.add(this.i32, this.idx, RW_ONE_READER - RW_WRITER);
+    this.i32[this.pendIdx] = 0;
     if ((old & RW_PARKED) !== 0) this.wakeParked(RW_ONE_READER, this.clearParkedIfNoMore);
   }
 
@@ -748,12 +1053,15 @@ export class RwLock {
   /** Turns the upgradable lock into a plain read lock, waking a queued writer/upgrader. */
   downgradeUpgradable(): void {
     this.checkUpgradableHeld('downgradeUpgradable');
+    this.checkConsistent('downgradeUpgradable');
+    this.i32[this.pendIdx] = this.pendVal; // robust window: until the release below
     this.clearOwner();
     const old = Atomics.sub(this.i32, this.idx, RW_UPGRADABLE);
+    this.i32[this.pendIdx] = 0;
     if ((old & RW_PARKED) !== 0) this.wakeParked(RW_ONE_READER, this.clearParkedIfNoMore);
   }
 
-  private readonly clearParkedIfNoMore = (_acc: number, r: UnparkResult): number => {
+  private readonly clearParkedIfNoMore = (_acc: number, r: UnparkResult, _w: WakeInfo): number => {
     // Under the main bucket lock.
     if (!r.haveMore) Atomics.and(this.i32, this.idx, ~RW_PARKED);
     return TOKEN_NORMAL;
@@ -833,14 +1141,26 @@ export class RwLock {
 
   /**
    * parking_lot's lock_common: try, spin while nobody is parked, set PARKED, park; retry after
-   * each non-hand-off wake. Returns FAILED on timeout, ACQUIRED or HANDED_OFF.
+   * each non-hand-off wake. Returns FAILED on timeout, ACQUIRED, HANDED_OFF, or -(o + 1) after
+   * claiming owner word `o` from a dead holder of a `take` bit (robust; see the header).
    */
-  private lockCommon(timeoutMs: number, token: number, tryLock: () => boolean, validate: () => boolean, startMs: number): number {
+  private lockCommon(timeoutMs: number, token: number, tryLock: () => boolean, validate: () => boolean, startMs: number, take: number): number {
     const i32 = this.i32;
     const idx = this.idx;
     let spins = 0;
     for (;;) {
       if (tryLock()) return ACQUIRED;
+      let slice = false;
+      if (this.threads.anyDeaths()) {
+        // Robust: never sleep behind a dead holder; take its share over instead.
+        this.throwIfNotRecoverable();
+        const h = this.exclusiveHolder(take);
+        if (h >= 0) {
+          if (this.claim(h)) return -(h + 1);
+          continue;
+        }
+        slice = h === H_UNKNOWN;
+      }
       const s = Atomics.load(i32, idx);
       if ((s & (RW_PARKED | RW_WRITER_PARKED)) === 0 && spins < this.spin) {
         pause(spins++);
@@ -852,11 +1172,28 @@ export class RwLock {
         left = startMs + timeoutMs - nowMs();
         if (left <= 0) return FAILED;
       }
-      const r: ParkResult = this.region.lot.park(this.offset, validate, { token, timeoutMs: left, timedOut: this.clearParkedIfLast });
+      if (slice) left = Math.min(left ?? Infinity, LIVENESS_SLICE_MS);
+      const dd = this.region.deadlockDetection;
+      if (dd) this.checkDeadlockBefore(s, false);
+      this.slicing = slice;
+      let r: ParkResult;
+      try {
+        r = this.region.lot.park(this.offset, validate, { token, timeoutMs: left, timedOut: this.clearParkedIfLast });
+      } finally {
+        if (dd) this.threads.setWaitingFor(threadId, -1);
+      }
       if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) return HANDED_OFF;
-      if (r.result === 'timedOut') return FAILED;
+      if (r.result === 'timedOut' && (!slice || (timeoutMs !== Infinity && startMs + timeoutMs - nowMs() <= 0))) return FAILED;
       spins = 0;
     }
+  }
+
+  /** Debug deadlock detection before parking on the main key: the wait is for the WRITER/UPGRADABLE holder, if known. */
+  private checkDeadlockBefore(s: number, async: boolean): void {
+    if ((s & (RW_WRITER | RW_UPGRADABLE)) === 0) return;
+    const o = Atomics.load(this.i32, this.ownIdx);
+    if (o <= 0) return; // readers are anonymous; not recoverable has no owner
+    checkDeadlock(this.region, this.offset | WAIT_RWLOCK, (o & ~OW_INCONSISTENT) - 1, async);
   }
 
   /** Async lockCommon: no spinning (never stall the event loop); async waiters receive hand-off. */
@@ -866,6 +1203,7 @@ export class RwLock {
     token: number,
     tryLock: () => boolean,
     validate: () => boolean,
+    take: number,
     startMs = nowMs(),
   ): Promise<number> {
     if (opts === null || typeof opts !== 'object') throw new TypeError(`RwLock.${what}: opts must be an object`);
@@ -877,19 +1215,41 @@ export class RwLock {
     const idx = this.idx;
     for (;;) {
       if (tryLock()) return ACQUIRED;
+      let slice = false;
+      if (this.threads.anyDeaths()) {
+        this.throwIfNotRecoverable();
+        const h = this.exclusiveHolder(take);
+        if (h >= 0) {
+          if (this.claim(h)) return -(h + 1);
+          continue;
+        }
+        slice = h === H_UNKNOWN;
+      }
       const s = Atomics.load(i32, idx);
       if ((s & RW_PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | RW_PARKED) !== s) continue;
-      const left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();
+      let left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();
       if (left !== undefined && left <= 0) throw new TimeoutError(`RwLock.${what}: timed out after ${timeoutMs} ms`);
-      const r = await this.region.lot.parkAsync(this.offset, validate, {
-        token,
-        timeoutMs: left,
-        signal,
-        fairAtUs: nowUs(), // async waiters always receive hand-off (an async wake cannot win a barge)
-        timedOut: this.clearParkedIfLast,
-      });
+      if (slice) left = Math.min(left ?? Infinity, LIVENESS_SLICE_MS);
+      const dd = this.region.deadlockDetection;
+      if (dd) this.checkDeadlockBefore(s, true);
+      this.slicing = slice;
+      let r: ParkResult;
+      try {
+        r = await this.region.lot.parkAsync(this.offset, validate, {
+          token: token | TOKEN_ASYNC, // a wake batch with an async waiter always hands off
+          timeoutMs: left,
+          signal,
+          fairAtUs: nowUs(), // async waiters always receive hand-off (an async wake cannot win a barge)
+          timedOut: this.clearParkedIfLast,
+        });
+      } finally {
+        if (dd) this.threads.setWaitingFor(threadId, -1);
+      }
       if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) return HANDED_OFF;
-      if (r.result === 'timedOut') throw new TimeoutError(`RwLock.${what}: timed out after ${timeoutMs} ms`);
+      if (r.result === 'timedOut') {
+        if (slice && (timeoutMs === Infinity || startMs + timeoutMs - nowMs() > 0)) continue;
+        throw new TimeoutError(`RwLock.${what}: timed out after ${timeoutMs} ms`);
+      }
       if (r.result === 'aborted') throw abortReason(signal as AbortSignal);
     }
   }
@@ -919,6 +1279,7 @@ export class RwLock {
           return false;
         }
       }
+      this.slicing = false;
       const r = this.region.lot.park(this.key2, this.validateDrain, {
         token: TOKEN_EXCLUSIVE,
         timeoutMs: left,
@@ -964,10 +1325,21 @@ export class RwLock {
     }
   }
 
-  /** Gives WRITER back after a failed drain, restoring `prev`, and wakes threads it blocked. */
+  /**
+   * Gives WRITER back after a failed drain, restoring `prev`, and wakes threads it blocked.
+   * KEEP_WRITER (a take-over): only clear WRITER_PARKED; the caller gives the share back to the dead holder.
+   */
   private abandonWriter(prev: number): void {
-    if (prev === 0) this.clearOwner();
     const i32 = this.i32;
+    if (prev === KEEP_WRITER) {
+      // We hold WRITER and are not parked on key 2 (any more): WRITER_PARKED is ours to clear.
+      Atomics.and(i32, this.idx, ~RW_WRITER_PARKED);
+      return;
+    }
+    if (prev === 0) {
+      i32[this.pendIdx] = this.pendVal; // robust window: until the release below
+      this.clearOwner();
+    }
     let s = Atomics.load(i32, this.idx);
     for (;;) {
       // We are not parked on key 2 (any more), so WRITER_PARKED goes with WRITER.
@@ -975,6 +1347,7 @@ export class RwLock {
       if (seen === s) break;
       s = seen;
     }
+    i32[this.pendIdx] = 0;
     if ((s & RW_PARKED) !== 0) this.wakeParked(prev, this.clearParkedIfNoMore);
   }
 
@@ -985,35 +1358,39 @@ export class RwLock {
    * caller's remaining share and accumulates the woken threads' tokens; `callback(acc, r)` runs
    * under the bucket lock and returns the unpark token.
    */
-  private wakeParked(base: number, callback: (acc: number, r: UnparkResult) => number): void {
+  private wakeParked(base: number, callback: (acc: number, r: UnparkResult, w: WakeInfo) => number): void {
     const lot = this.region.lot;
     let acc = base;
-    const fairFilter = (token: number): FilterOp => {
+    const w: WakeInfo = { async: false, exclusiveTid: -1 };
+    const take = (token: number, tid: number): FilterOp => {
+      // Count the woken thread's share; note async waiters and the (single) exclusive taker.
+      if ((token & TOKEN_ASYNC) !== 0) w.async = true;
+      const share = token & ~TOKEN_ASYNC;
+      if ((share & (RW_UPGRADABLE | RW_WRITER)) !== 0) w.exclusiveTid = tid;
+      acc += share;
+      return 'unpark';
+    };
+    const fairFilter = (token: number, tid: number): FilterOp => {
       // parking_lot: after waking a writer wake nothing else; otherwise every reader up to the
       // first writer/upgrader, plus that one unless an upgrader is already in.
       if ((acc & RW_WRITER) !== 0) return 'stop';
       if ((token & (RW_UPGRADABLE | RW_WRITER)) !== 0 && (acc & RW_UPGRADABLE) !== 0) return 'skip';
-      acc += token;
-      return 'unpark';
+      return take(token, tid);
     };
     if (this.policy === P_FAIR) {
-      lot.unparkFilter(this.offset, fairFilter, (r) => callback(acc, r));
+      lot.unparkFilter(this.offset, fairFilter, (r) => callback(acc, r, w));
       return;
     }
     if (this.policy === P_READERS) {
       lot.unparkFilter(
         this.offset,
-        (token) => {
+        (token, tid) => {
           // Every reader, wherever it is queued, plus the first eligible writer/upgrader.
-          if (token === TOKEN_SHARED) {
-            acc += token;
-            return 'unpark';
-          }
+          if ((token & ~TOKEN_ASYNC) === TOKEN_SHARED) return take(token, tid);
           if ((acc & (RW_WRITER | RW_UPGRADABLE)) !== 0) return 'skip';
-          acc += token;
-          return 'unpark';
+          return take(token, tid);
         },
-        (r) => callback(acc, r),
+        (r) => callback(acc, r, w),
       );
       return;
     }
@@ -1021,23 +1398,37 @@ export class RwLock {
     let again = false;
     lot.unparkFilter(
       this.offset,
-      (token) => {
+      (token, tid) => {
         if ((acc & RW_WRITER) !== 0) return 'stop';
-        if (token !== TOKEN_EXCLUSIVE || (acc & RW_UPGRADABLE) !== 0) return 'skip';
-        acc += token;
-        return 'unpark';
+        if ((token & ~TOKEN_ASYNC) !== TOKEN_EXCLUSIVE || (acc & RW_UPGRADABLE) !== 0) return 'skip';
+        return take(token, tid);
       },
       (r) => {
         if (r.unparkedThreads === 0 && r.haveMore) {
           again = true; // state untouched: the second pass decides
           return TOKEN_NORMAL;
         }
-        return callback(acc, r);
+        return callback(acc, r, w);
       },
     );
     if (again) {
       acc = base;
-      lot.unparkFilter(this.offset, fairFilter, (r) => callback(acc, r));
+      w.async = false;
+      w.exclusiveTid = -1;
+      lot.unparkFilter(this.offset, fairFilter, (r) => callback(acc, r, w));
     }
   }
 }
+
+// When a thread dies, wake the waiters of every RwLock whose WRITER/UPGRADABLE it held (by owner
+// word, or by its PENDING word if it died before storing the owner word): each re-checks, and a
+// writer (or, for a dead upgradable holder, an upgrader) takes the share over with OwnerDiedError.
+// Runs after the thread was marked dead (see validateExclusive).
+onOwnerDeath('RwLock', (region, offset, tid) => {
+  const i32 = region.i32;
+  const s = Atomics.load(i32, (offset >> 2) + W_STATE);
+  if ((s & (RW_WRITER | RW_UPGRADABLE)) === 0 || (s & RW_PARKED) === 0) return;
+  const o = Atomics.load(i32, (offset >> 2) + W_OWNER);
+  const held = o > 0 ? (o & ~OW_INCONSISTENT) === tid + 1 : o === 0 && region.threads.pendingOf(tid) === offset + 1;
+  if (held) region.lot.unparkAll(offset);
+});

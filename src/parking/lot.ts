@@ -504,11 +504,11 @@ export class ParkingLot {
   }
 
   /**
-   * Walks the threads parked on `key` in FIFO order; `filter(parkToken)` decides for each whether
+   * Walks the threads parked on `key` in FIFO order; `filter(parkToken, threadId)` decides for each whether
    * to unpark it, skip it, or stop. `callback` runs under the bucket lock after the walk and
    * returns the token every unparked thread receives.
    */
-  unparkFilter(key: number, filter: (parkToken: number) => FilterOp, callback?: (r: UnparkResult) => number): UnparkResult {
+  unparkFilter(key: number, filter: (parkToken: number, threadId: number) => FilterOp, callback?: (r: UnparkResult) => number): UnparkResult {
     checkKey(key);
     const h = this.h;
     const b = this.bucketOf(key);
@@ -523,7 +523,7 @@ export class ParkingLot {
         const rec = this.rec(i);
         const next = Atomics.load(h, rec + WTR_NEXT);
         if (Atomics.load(h, rec + WTR_KEY) === key) {
-          const op = filter(Atomics.load(h, rec + WTR_PARK_TOKEN));
+          const op = filter(Atomics.load(h, rec + WTR_PARK_TOKEN), Atomics.load(h, rec + WTR_THREAD));
           if (op === 'stop') break;
           if (op === 'unpark') {
             if (woken.length === 0) {

@@ -9,7 +9,11 @@
  * | 0    | threadId + 1 (0 = empty slot; claimed once by CAS, never released)      |
  * | 1    | TS_ALIVE or TS_DEAD                                                     |
  * | 2    | byte offset + 1 of the lock this thread is parked on (0 = none; debug)  |
- * | 3    | reserved                                                                |
+ * | 3    | PENDING: byte offset + 1 of the RwLock whose WRITER/UPGRADABLE bit this    |
+ * |      | thread is acquiring or releasing, or holds before/after its owner word says so |
+ * |      | (0 = none). Written only by the thread itself, with plain stores (rwlock.ts    |
+ * |      | explains the edges); read by others only to attribute a held bit to a thread   |
+ * |      | that died between its acquiring CAS and its owner-word store.                 |
  *
  * Invariants
  * - A slot's key is written once (CAS 0 → tid+1) and never changes, so a probe that finds a key
@@ -25,6 +29,10 @@ export const TS_DEAD = 2;
 const T_KEY = 0;
 const T_STATE = 1;
 const T_WAITING = 2;
+const T_PENDING = 3;
+/** pendingCandidates() bits: some dead / some live thread's PENDING word names the lock. */
+export const PENDING_DEAD = 1;
+export const PENDING_LIVE = 2;
 
 export class ThreadTable {
   private readonly h: Int32Array;
@@ -87,7 +95,40 @@ export class ThreadTable {
     return true;
   }
 
-  /** Deadlock detector: the lock (byte offset) `tid` is about to park on, or -1 for none. */
+  /** Whether any thread of the region ever died (one load; the robust slow paths start here). */
+  anyDeaths(): boolean {
+    return Atomics.load(this.h, HOT_DEATHS) !== 0;
+  }
+
+  /** Word index of `tid`'s PENDING word (created if absent); its thread writes it with plain stores. */
+  pendingWord(tid: number): number {
+    return this.slot(tid, true) + T_PENDING;
+  }
+
+  /**
+   * Which threads' PENDING word equals `value` (an RwLock's offset + 1): PENDING_DEAD if a dead
+   * thread's does, PENDING_LIVE if a live one's does (both bits possible). Scans every record.
+   */
+  pendingCandidates(value: number): number {
+    const h = this.h;
+    let out = 0;
+    for (let n = 0, at = this.t0; n < this.count; n++, at += THREAD_WORDS) {
+      if (Atomics.load(h, at + T_KEY) === 0 || Atomics.load(h, at + T_PENDING) !== value) continue;
+      out |= Atomics.load(h, at + T_STATE) === TS_DEAD ? PENDING_DEAD : PENDING_LIVE;
+    }
+    return out;
+  }
+
+  /** The PENDING word of `tid` (0 if none or unknown). */
+  pendingOf(tid: number): number {
+    const at = this.slot(tid, false);
+    return at < 0 ? 0 : Atomics.load(this.h, at + T_PENDING);
+  }
+
+  /**
+   * Deadlock detector: the lock `tid` is about to park on, or -1 for none. The value is the lock's
+   * byte offset, with bit 0 set for an RwLock (offsets are 4-aligned; see mutex.ts checkDeadlock).
+   */
   setWaitingFor(tid: number, offset: number): void {
     Atomics.store(this.h, this.slot(tid, true) + T_WAITING, offset + 1);
   }
