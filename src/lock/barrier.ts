@@ -226,12 +226,13 @@ export class Barrier {
     for (;;) {
       const s = Atomics.load(i32, this.idx);
       if (genOf(s) !== gen) return true;
-      if ((s & B_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | B_PARKED) !== s) continue;
+      // Deadline first: a waiter that will not park must not set PARKED (nobody would clear it).
       let left: number | undefined;
       if (timeoutMs !== Infinity) {
         left = start + timeoutMs - nowMs();
         if (left <= 0) return false;
       }
+      if ((s & B_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | B_PARKED) !== s) continue;
       const r: ParkResult = this.region.lot.park(this.offset, () => this.validate(gen), {
         token: gen,
         timeoutMs: left,
@@ -257,10 +258,10 @@ export class Barrier {
     for (;;) {
       const s = Atomics.load(i32, this.idx);
       if (genOf(s) !== gen) return FOLLOWER;
-      if ((s & B_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | B_PARKED) !== s) continue;
       const left = timeoutMs === Infinity ? undefined : start + timeoutMs - nowMs();
       let r: ParkResult;
-      if (left !== undefined && left <= 0) r = { result: 'timedOut' };
+      if (left !== undefined && left <= 0) r = { result: 'timedOut' }; // before PARKED: we will not park
+      else if ((s & B_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | B_PARKED) !== s) continue;
       else r = await this.region.lot.parkAsync(this.offset, () => this.validate(gen), {
           token: gen,
           timeoutMs: left,

@@ -184,12 +184,13 @@ export class Once {
             '(a recursive call, or a callAsync pending on this thread: use callAsync)',
         );
       }
-      if ((s & O_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | O_PARKED) !== s) continue;
+      // Deadline first: a waiter that will not park must not set PARKED (nobody would clear it).
       let left: number | undefined;
       if (timeoutMs !== Infinity) {
         left = start + timeoutMs - nowMs();
         if (left <= 0) return false;
       }
+      if ((s & O_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | O_PARKED) !== s) continue;
       const r: ParkResult = this.region.lot.park(this.offset, this.validate, { timeoutMs: left, timedOut: this.clearParkedIfLast, fairAtUs: null });
       if (r.result === 'timedOut') return Atomics.load(i32, this.idx) === DONE;
     }
@@ -224,9 +225,9 @@ export class Once {
         return;
       }
       if (signal?.aborted) throw abortReason(signal);
-      if ((s & O_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | O_PARKED) !== s) continue;
       const left = timeoutMs === Infinity ? undefined : start + timeoutMs - nowMs();
       if (left !== undefined && left <= 0) throw new TimeoutError(`Once.callAsync: timed out after ${timeoutMs} ms waiting for the running initializer`);
+      if ((s & O_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | O_PARKED) !== s) continue;
       const r = await this.region.lot.parkAsync(this.offset, this.validate, { timeoutMs: left, signal, timedOut: this.clearParkedIfLast, fairAtUs: null });
       if (r.result === 'timedOut' || r.result === 'aborted') {
         if (Atomics.load(i32, this.idx) === DONE) return;

@@ -199,6 +199,7 @@ export class Semaphore {
   }
 
   static from(handle: SemaphoreHandle | PrimitiveHandle, opts: Omit<SemaphoreOptions, 'region' | 'max'> = {}): Semaphore {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('Semaphore.from(handle, opts): opts must be an object');
     const { region, offset } = resolveHandle(handle, 'Semaphore');
     const carried = (handle as Partial<SemaphoreHandle>).options;
     return new Semaphore(0, { wait: carried?.wait, ...opts }, { region, offset });

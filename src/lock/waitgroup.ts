@@ -164,12 +164,13 @@ export class WaitGroup {
     for (;;) {
       const s = Atomics.load(i32, this.idx);
       if (s >>> 1 === 0) return true;
-      if ((s & G_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | G_PARKED) !== s) continue;
+      // Deadline first: a waiter that will not park must not set PARKED (nobody would clear it).
       let left: number | undefined;
       if (timeoutMs !== Infinity) {
         left = start + timeoutMs - nowMs();
         if (left <= 0) return false;
       }
+      if ((s & G_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | G_PARKED) !== s) continue;
       const r: ParkResult = this.region.lot.park(this.offset, this.validate, { timeoutMs: left, timedOut: this.clearParkedIfLast, fairAtUs: null });
       if (r.result === 'timedOut') return Atomics.load(i32, this.idx) >>> 1 === 0;
     }
@@ -177,20 +178,21 @@ export class WaitGroup {
 
   /** Waits for zero without blocking the event loop (rejects with TimeoutError / the signal's reason). */
   async waitAsync(opts: WaitAsyncOptions = {}): Promise<void> {
-    if (Atomics.load(this.i32, this.idx) >>> 1 === 0) return;
+    // Options are checked whatever the count, so bad input fails the same way every time.
     if (opts === null || typeof opts !== 'object') throw new TypeError('WaitGroup.waitAsync: opts must be an object');
     const { signal } = opts;
     const timeoutMs = opts.timeoutMs === undefined ? Infinity : checkTimeoutMs('WaitGroup.waitAsync', opts.timeoutMs);
     checkSignal('WaitGroup.waitAsync', signal);
+    if (Atomics.load(this.i32, this.idx) >>> 1 === 0) return;
     if (signal?.aborted) throw abortReason(signal);
     const i32 = this.i32;
     const start = nowMs();
     for (;;) {
       const s = Atomics.load(i32, this.idx);
       if (s >>> 1 === 0) return;
-      if ((s & G_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | G_PARKED) !== s) continue;
       const left = timeoutMs === Infinity ? undefined : start + timeoutMs - nowMs();
       if (left !== undefined && left <= 0) throw new TimeoutError(`WaitGroup.waitAsync: timed out after ${timeoutMs} ms`);
+      if ((s & G_PARKED) === 0 && Atomics.compareExchange(i32, this.idx, s, s | G_PARKED) !== s) continue;
       const r = await this.region.lot.parkAsync(this.offset, this.validate, { timeoutMs: left, signal, timedOut: this.clearParkedIfLast, fairAtUs: null });
       if (r.result === 'timedOut' || r.result === 'aborted') {
         if (Atomics.load(i32, this.idx) >>> 1 === 0) return;

@@ -93,6 +93,45 @@ export function checkMs(what: string, ms: unknown): number {
   return ms < 0 ? 0 : ms;
 }
 
+/**
+ * Checks the options of an async push/pop: an object with an optional non-NaN `timeoutMs` and an
+ * optional AbortSignal `signal`. Returns the timeout (Infinity when absent) and the signal.
+ */
+export function checkWaitOptions(what: string, opts: unknown): { timeout: number; signal: AbortSignal | undefined } {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: opts must be an object`);
+  const { signal, timeoutMs } = opts as { signal?: unknown; timeoutMs?: unknown };
+  const timeout = timeoutMs === undefined ? Infinity : checkMs(what, timeoutMs);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${what}: \`signal\` must be an AbortSignal`);
+  return { timeout, signal };
+}
+
+/**
+ * Checks the arguments of `pushBatch(values, start, count)`: an array-like `values` and integers
+ * with 0 ≤ start, 0 ≤ count, start + count ≤ values.length (RangeError otherwise, nothing pushed).
+ */
+export function checkBatchRange(what: string, values: unknown, start: unknown, count: unknown): void {
+  if (values === null || typeof values !== 'object' || typeof (values as { length?: unknown }).length !== 'number') {
+    throw new TypeError(`${what}: values must be an array or typed array`);
+  }
+  const len = (values as ArrayLike<number>).length;
+  if (!Number.isInteger(start) || !Number.isInteger(count) || (start as number) < 0 || (count as number) < 0 || (start as number) + (count as number) > len) {
+    throw new RangeError(`${what}: start and count must be integers with 0 ≤ start, 0 ≤ count and start + count ≤ values.length (${len}), got start ${String(start)}, count ${String(count)}`);
+  }
+}
+
+/** Checks the `out` and `max` arguments of `popBatch(out, max)`. */
+export function checkPopBatch(what: string, out: unknown, max: unknown): void {
+  if (!(out instanceof Int32Array) && !Array.isArray(out)) throw new TypeError(`${what}: out must be an Int32Array or an array`);
+  if (!Number.isInteger(max) || (max as number) < 0) throw new RangeError(`${what}: max must be a non-negative integer, got ${String(max)}`);
+}
+
+/** Checks the `fastPath` option: a boolean, or absent (undefined/null: default true). */
+export function checkFastPath(what: string, v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (typeof v !== 'boolean') throw new TypeError(`${what} option \`fastPath\` must be a boolean, got ${String(v)}`);
+  return v;
+}
+
 /** Throws a TypeError unless `v` is an Int32 (the only values the queues carry). */
 export function checkInt32(what: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || (v | 0) !== v) {

@@ -27,7 +27,7 @@ import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/re
 import { TimeoutError } from '../errors.ts';
 import { abortReason } from '../lock/common.ts';
 import {
-  checkInt32, checkMs, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
+  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
 } from './blocking.ts';
 import {
   checkRingCapacity, R_CAPACITY, R_WAITERS, ringBytes, ringInit, ringLooksEmpty, ringLooksFull,
@@ -97,11 +97,12 @@ export class MpmcQueue {
     this.waitIdx = this.base + R_WAITERS;
     this.keyNotEmpty = this.offset + R_WAITERS * 4;
     this.keyNotFull = this.keyNotEmpty + 4;
-    this.fastPath = opts.fastPath ?? true;
+    this.fastPath = checkFastPath('MpmcQueue', opts.fastPath);
   }
 
   /** Attaches to a queue from its handle (e.g. received from another thread). */
   static from(handle: MpmcQueueHandle | PrimitiveHandle, opts: { fastPath?: boolean } = {}): MpmcQueue {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('MpmcQueue.from(handle, opts): opts must be an object');
     const { region, offset } = resolveHandle(handle, 'MpmcQueue');
     return new MpmcQueue({ capacity: 0, ...opts }, { region, offset });
   }
@@ -137,8 +138,10 @@ export class MpmcQueue {
   /**
    * Appends `values[start … start+count)` in order, as many as fit, with one CAS for the run.
    * Returns how many were pushed (possibly 0, possibly spuriously). Not atomic for consumers.
+   * A range outside `values` is a RangeError, a non-Int32 value in it a TypeError (nothing pushed).
    */
   pushBatch(values: ArrayLike<number>, start = 0, count = values.length - start): number {
+    checkBatchRange('MpmcQueue.pushBatch', values, start, count);
     for (let j = start; j < start + count; j++) checkInt32('MpmcQueue.pushBatch', values[j]);
     const n = ringTryPushBatch(this.i32, this.base, this.mask, values, start, count);
     if (n > 0) this.afterPush(n);
@@ -147,7 +150,7 @@ export class MpmcQueue {
 
   /** Removes up to `max` values into `out` (from index 0). Returns how many (possibly 0). */
   popBatch(out: Int32Array | number[], max = out.length): number {
-    if (!Number.isInteger(max) || max < 0) throw new RangeError(`MpmcQueue.popBatch: max must be a non-negative integer, got ${max}`);
+    checkPopBatch('MpmcQueue.popBatch', out, max);
     const n = ringTryPopBatch(this.i32, this.base, this.mask, out, 0, out instanceof Int32Array ? Math.min(max, out.length) : max);
     if (n > 0) this.afterPop(n);
     return n;
@@ -195,6 +198,7 @@ export class MpmcQueue {
    * `timeoutMs`, or with the signal's reason when aborted (no value is consumed then).
    */
   async popAsync(opts: QueueWaitOptions = {}): Promise<number> {
+    const { timeout, signal } = checkWaitOptions('MpmcQueue.popAsync', opts);
     if (this.fastPath) {
       const v = ringTryPop(this.i32, this.base, this.mask);
       if (v !== undefined) {
@@ -202,9 +206,6 @@ export class MpmcQueue {
         return v;
       }
     }
-    const { signal } = opts;
-    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('MpmcQueue.popAsync', opts.timeoutMs);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('MpmcQueue.popAsync: `signal` must be an AbortSignal');
     const deadline = nowMs() + timeout;
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);
@@ -226,13 +227,11 @@ export class MpmcQueue {
   /** Appends `value` without blocking the event loop; rejects like {@link popAsync}. */
   async pushAsync(value: number, opts: QueueWaitOptions = {}): Promise<void> {
     checkInt32('MpmcQueue.pushAsync', value);
+    const { timeout, signal } = checkWaitOptions('MpmcQueue.pushAsync', opts);
     if (this.fastPath && ringTryPush(this.i32, this.base, this.mask, value)) {
       this.afterPush();
       return;
     }
-    const { signal } = opts;
-    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('MpmcQueue.pushAsync', opts.timeoutMs);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('MpmcQueue.pushAsync: `signal` must be an AbortSignal');
     const deadline = nowMs() + timeout;
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);

@@ -43,7 +43,7 @@ import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/re
 import { TimeoutError } from '../errors.ts';
 import { abortReason } from '../lock/common.ts';
 import {
-  checkInt32, checkMs, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
+  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
 } from './blocking.ts';
 import { checkRingCapacity, LINE } from './ring.ts';
 import type { QueueWaitOptions } from './mpmc-queue.ts';
@@ -108,12 +108,13 @@ export class SpscQueue {
     this.waitIdx = this.base + S_WAITERS;
     this.keyNotEmpty = this.offset + S_WAITERS * 4;
     this.keyNotFull = this.keyNotEmpty + 4;
-    this.fastPath = opts.fastPath ?? true;
+    this.fastPath = checkFastPath('SpscQueue', opts.fastPath);
     this.readCache = Atomics.load(this.i32, this.base + S_READ);
     this.writeCache = Atomics.load(this.i32, this.base + S_WRITE);
   }
 
   static from(handle: SpscQueueHandle | PrimitiveHandle, opts: { fastPath?: boolean } = {}): SpscQueue {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('SpscQueue.from(handle, opts): opts must be an object');
     const { region, offset } = resolveHandle(handle, 'SpscQueue');
     return new SpscQueue({ capacity: 0, ...opts }, { region, offset });
   }
@@ -148,8 +149,12 @@ export class SpscQueue {
     return v;
   }
 
-  /** Producer only. Appends as many of `values[start…start+count)` as fit; returns how many. */
+  /**
+   * Producer only. Appends as many of `values[start…start+count)` as fit; returns how many.
+   * A range outside `values` is a RangeError, a non-Int32 value in it a TypeError (nothing pushed).
+   */
   pushBatch(values: ArrayLike<number>, start = 0, count = values.length - start): number {
+    checkBatchRange('SpscQueue.pushBatch', values, start, count);
     for (let j = start; j < start + count; j++) checkInt32('SpscQueue.pushBatch', values[j]);
     const i32 = this.i32;
     const w = i32[this.base + S_WRITE]!; // plain: only the producer writes it
@@ -168,7 +173,7 @@ export class SpscQueue {
 
   /** Consumer only. Removes up to `max` values into `out`; returns how many. */
   popBatch(out: Int32Array | number[], max = out.length): number {
-    if (!Number.isInteger(max) || max < 0) throw new RangeError(`SpscQueue.popBatch: max must be a non-negative integer, got ${max}`);
+    checkPopBatch('SpscQueue.popBatch', out, max);
     const limit = out instanceof Int32Array ? Math.min(max, out.length) : max;
     const i32 = this.i32;
     const r = i32[this.base + S_READ]!; // plain: only the consumer writes it
@@ -222,6 +227,7 @@ export class SpscQueue {
 
   /** Consumer only. As MpmcQueue.popAsync. */
   async popAsync(opts: QueueWaitOptions = {}): Promise<number> {
+    const { timeout, signal } = checkWaitOptions('SpscQueue.popAsync', opts);
     if (this.fastPath) {
       const v = this.rawPop();
       if (v !== undefined) {
@@ -229,9 +235,6 @@ export class SpscQueue {
         return v;
       }
     }
-    const { signal } = opts;
-    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('SpscQueue.popAsync', opts.timeoutMs);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('SpscQueue.popAsync: `signal` must be an AbortSignal');
     const deadline = nowMs() + timeout;
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);
@@ -251,13 +254,11 @@ export class SpscQueue {
   /** Producer only. As MpmcQueue.pushAsync. */
   async pushAsync(value: number, opts: QueueWaitOptions = {}): Promise<void> {
     checkInt32('SpscQueue.pushAsync', value);
+    const { timeout, signal } = checkWaitOptions('SpscQueue.pushAsync', opts);
     if (this.fastPath && this.rawPush(value)) {
       this.afterPush();
       return;
     }
-    const { signal } = opts;
-    const timeout = opts.timeoutMs === undefined ? Infinity : checkMs('SpscQueue.pushAsync', opts.timeoutMs);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('SpscQueue.pushAsync: `signal` must be an AbortSignal');
     const deadline = nowMs() + timeout;
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);

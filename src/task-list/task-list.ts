@@ -82,7 +82,7 @@ export class TaskList implements Iterable<[Ticket, number]> {
       if (impl === 'sharded' && (!Number.isInteger(shards) || shards < 1 || shards > 1024)) {
         throw new RangeError(`TaskList option \`shards\` must be an integer from 1 to 1024, got ${String(shards)}`);
       }
-      if (impl !== 'sharded' && opts.shards !== undefined) {
+      if (impl !== 'sharded' && opts.shards !== undefined && opts.shards !== null) {
         throw new TypeError(`TaskList option \`shards\` only applies to impl 'sharded', not '${impl}'`);
       }
       region = opts.region ?? SharedRegion.default();
