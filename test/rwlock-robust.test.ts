@@ -99,6 +99,31 @@ describe('RwLock: owner death', () => {
     clean(r, rw);
   });
 
+  it('after a recovered death, live writers never get a spurious OwnerDiedError (stale PENDING of the dead holder)', async () => {
+    // Regression (found by the chaos soak): the dead holder's PENDING word was never cleared on
+    // take-over, so a waiter racing a live holder's release blamed the lock on the dead thread and
+    // "took over" a lock it did not hold (hundreds per second, with writers overlapping).
+    for (const hold of ['hold-write', 'hold-window'] as const) {
+      const { r, rw, counter } = setup();
+      await (await holder(r, rw, hold)).terminate();
+      expect(() => rw.write()).toThrow(OwnerDiedError);
+      rw.markConsistent();
+      rw.writeUnlock();
+      clean(r, rw);
+      const hs = [0, 1].map(() => startWorker(FX, { mode: 'hammer', handle: rw.handle, counter }));
+      for (const h of hs) r.watch(h.worker);
+      await sleep(1_000);
+      Atomics.store(r.i32, (counter >> 2) + 1, 1);
+      const res = (await within(Promise.all(hs.map((h) => h.firstMessage)), 20_000, 'hammer workers')) as { ok: number; spurious: number; overlaps: number }[];
+      for (const x of res) {
+        expect(x.spurious).toBe(0);
+        expect(x.overlaps).toBe(0);
+        expect(x.ok).toBeGreaterThan(0);
+      }
+      clean(r, rw);
+    }
+  });
+
   it('readers wait behind a dead writer until a writer repairs it (they never see its data)', async () => {
     const { r, rw, counter } = setup();
     await (await holder(r, rw, 'hold-write')).terminate();

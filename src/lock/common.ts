@@ -16,6 +16,23 @@ export function checkSignal(what: string, signal: unknown): asserts signal is Ab
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${what}: \`signal\` must be an AbortSignal`);
 }
 
+/**
+ * Checks an async wait's options object before any fast path, so bad options fail the same way
+ * whether or not the lock happens to be free: a TypeError unless `opts` is an object, then the
+ * `signal` and `timeoutMs` checks above. Returns the normalized timeout (Infinity if absent).
+ */
+export function checkWaitOpts(what: string, opts: unknown): number {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: opts must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  const o = opts as WaitAsyncOptions;
+  checkSignal(what, o.signal);
+  return o.timeoutMs === undefined ? Infinity : checkTimeoutMs(what, o.timeoutMs);
+}
+
+/** Throws unless the options passed to a primitive's `from(handle, opts)` are an object. */
+export function checkFromOpts(what: string, opts: unknown): void {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}.from(handle, opts): opts must be an object, got ${opts === null ? 'null' : typeof opts}`);
+}
+
 /** Options every async wait accepts. */
 export interface WaitAsyncOptions {
   signal?: AbortSignal;

@@ -53,7 +53,7 @@ import type { ParkResult, RequeueOp, RequeueResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
-import { LOCKED, Mutex, NOT_RECOVERABLE, OWNER_SHIFT, PARKED, TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
+import { LOCKED, Mutex, NOT_RECOVERABLE, OWNER_SHIFT, PARK_ASYNC, PARKED, TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
 
 const W_SEQ = 0;
 const W_MUTEX = 1;
@@ -204,7 +204,9 @@ export class Condvar {
       r = await this.region.lot.parkAsync(this.offset, () => this.validateWait(seq, mOff, () => (bad = true)), {
         timeoutMs,
         signal,
-        // When requeued onto the mutex, an async waiter always receives the mutex by hand-off.
+        // When requeued onto the mutex, an async waiter always receives the mutex by hand-off: the
+        // mutex's unlock hands off to a PARK_ASYNC waiter (an async wake cannot win a barge).
+        token: PARK_ASYNC,
         fairAtUs: nowUs(),
         beforeSleep: () => {
           slept = true;

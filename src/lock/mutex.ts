@@ -60,7 +60,7 @@ import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
 
 /** Lock word bits. */
 export const LOCKED = 1;
@@ -80,7 +80,7 @@ export const TOKEN_NORMAL = 0;
 export const TOKEN_HANDOFF = 1;
 /** Park tokens: what kind of waiter is parked (the unlocker hands off to async waiters at once). */
 const PARK_SYNC = 0;
-const PARK_ASYNC = 1;
+export const PARK_ASYNC = 1;
 
 /** Adaptive spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
 const SPIN_MIN = 8;
@@ -208,6 +208,7 @@ export class Mutex {
     this.threads = this.region.threads;
     this.threads.register(threadId);
     this.me = (threadId << OWNER_SHIFT) | LOCKED;
+    if (opts.stats != null && typeof opts.stats !== 'boolean') throw new TypeError(`new Mutex: \`stats\` must be a boolean, got ${typeof opts.stats}`);
     this.st = opts.stats === true ? { acquisitions: 0, contendedAcquisitions: 0, parks: 0, handoffsReceived: 0, handoffsGiven: 0, spinSuccesses: 0, maxWaitMs: 0 } : null;
     if (this.st !== null) {
       // Counting versions as own properties: instances without stats keep the bare fast paths.
@@ -221,6 +222,7 @@ export class Mutex {
 
   /** Attaches to a Mutex from its handle (e.g. received from another thread). Options default to the creator's. */
   static from(handle: MutexHandle | PrimitiveHandle, opts: Omit<MutexOptions, 'region'> = {}): Mutex {
+    checkFromOpts('Mutex', opts);
     const { region, offset } = resolveHandle(handle, 'Mutex');
     const carried = (handle as Partial<MutexHandle>).options;
     return new Mutex({ spin: carried?.spin, fairness: carried?.fairness, ...opts }, { region, offset });
@@ -585,9 +587,8 @@ export class Mutex {
    * An async waiter receives the lock by direct hand-off, so synchronous bargers cannot starve it.
    */
   async lockAsync(opts: LockAsyncOptions = {}): Promise<void> {
+    const timeoutMs = checkWaitOpts('Mutex.lockAsync', opts);
     const { signal } = opts;
-    const timeoutMs = opts.timeoutMs === undefined ? Infinity : checkTimeoutMs('Mutex.lockAsync', opts.timeoutMs);
-    checkSignal('Mutex.lockAsync', signal);
     if (signal?.aborted) throw abortReason(signal);
     if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) === 0) {
       if (this.st !== null) this.st.acquisitions++;

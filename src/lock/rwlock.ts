@@ -131,7 +131,7 @@ import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { PENDING_DEAD, PENDING_LIVE, type ThreadTable } from '../parking/threads.ts';
 import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
 import { checkDeadlock, TOKEN_HANDOFF, TOKEN_NORMAL, WAIT_RWLOCK } from './mutex.ts';
 
 /** State bits. */
@@ -336,6 +336,8 @@ export class RwLock {
   /** Set just before each park: whether it is a liveness slice (validate then tolerates an undecided holder). */
   private slicing = false;
   private cachedHandle: RwLockHandle | undefined;
+  /** The dead holder's owner-word value a successful claim() took over (unclaim() restores it). */
+  private claimedFrom = 0;
 
   constructor(opts: RwLockOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new RwLock(opts): opts must be an object');
@@ -371,6 +373,7 @@ export class RwLock {
 
   /** Attaches to an RwLock from its handle (e.g. received from another thread). */
   static from(handle: RwLockHandle | PrimitiveHandle, opts: Omit<RwLockOptions, 'region' | 'prefer'> = {}): RwLock {
+    checkFromOpts('RwLock', opts);
     const { region, offset } = resolveHandle(handle, 'RwLock');
     const carried = (handle as Partial<RwLockHandle>).options;
     return new RwLock({ spin: carried?.spin, ...opts }, { region, offset });
@@ -456,15 +459,39 @@ export class RwLock {
     return 0;
   }
 
-  /** Claims the owner word from a dead holder (`o` as exclusiveHolder returned it). Whoever wins the CAS holds the dead share. */
-  private claim(o: number): boolean {
+  /**
+   * Claims the owner word from a dead holder (`o` as exclusiveHolder returned it). Whoever wins the
+   * CAS holds the dead share. For `o === 0` (attributed through a dead PENDING word) the claim is
+   * re-validated after the CAS, because that attribution can be stale: a thread that died just after
+   * its release, before it cleared PENDING, leaves a dead PENDING behind while live threads come
+   * and go. The claim stands only if, after it, the `take` bits are still set, no live thread's
+   * PENDING names the lock (live holders keep theirs set for their whole hold; hand-off holders
+   * have a non-zero owner word, which the 0 → me CAS excludes) and the owner word is still ours
+   * (a hand-off's owner store would have overwritten it). Otherwise the CAS is undone and the
+   * caller goes on waiting. A successful claim clears the dead PENDING words naming the lock.
+   */
+  private claim(o: number, take: number): boolean {
+    const mine = this.me | OW_INCONSISTENT;
     // Acquire edge: the dead holder's writes happened before its death mark, which we read.
-    return Atomics.compareExchange(this.i32, this.ownIdx, o, this.me | OW_INCONSISTENT) === o;
+    if (Atomics.compareExchange(this.i32, this.ownIdx, o, mine) !== o) return false;
+    if (o === 0) {
+      const s = Atomics.load(this.i32, this.idx);
+      const live = (this.threads.pendingCandidates(this.pendVal) & PENDING_LIVE) !== 0;
+      if ((s & take) === 0 || live || Atomics.load(this.i32, this.ownIdx) !== mine) {
+        Atomics.compareExchange(this.i32, this.ownIdx, mine, 0);
+        return false;
+      }
+    }
+    const dead = this.threads.clearDeadPending(this.pendVal);
+    // What unclaim() gives back: the dead holder named by its owner word from now on.
+    this.claimedFrom = o !== 0 ? o : dead >= 0 ? dead + 1 : 0;
+    return true;
   }
 
   /** Gives a claimed share back to the dead holder (a timed take-over that could not finish). */
-  private unclaim(o: number): void {
-    Atomics.store(this.i32, this.ownIdx, o);
+  private unclaim(_o: number): void {
+    // Named by the owner word (its PENDING was cleared by claim()), so the next writer takes it over.
+    Atomics.compareExchange(this.i32, this.ownIdx, this.me | OW_INCONSISTENT, this.claimedFrom);
   }
 
   // ------------------------------------------------------------------ admission rules
@@ -621,6 +648,7 @@ export class RwLock {
 
   /** Acquires a shared lock without blocking the event loop (rejects with TimeoutError / the signal's reason). */
   async readAsync(opts: WaitAsyncOptions = {}): Promise<void> {
+    checkWaitOpts('RwLock.readAsync', opts);
     if (this.tryReadLoop()) return;
     await this.lockCommonAsync('readAsync', opts, TOKEN_SHARED, this.tryReadLoop, this.validateRead, TAKE_NONE);
     if (opts.signal?.aborted) {
@@ -707,7 +735,7 @@ export class RwLock {
     this.throwIfNotRecoverable();
     const h = this.exclusiveHolder(TAKE_ANY);
     // A dead holder: take over only if that completes at once (no other reader to drain).
-    if (h >= 0 && this.claim(h)) {
+    if (h >= 0 && this.claim(h, TAKE_ANY)) {
       if (this.tryFinishWriteTakeOver()) throw new OwnerDiedError();
       this.unclaim(h);
     }
@@ -739,6 +767,7 @@ export class RwLock {
 
   /** Acquires the exclusive lock without blocking the event loop. */
   async writeAsync(opts: WaitAsyncOptions = {}): Promise<void> {
+    checkWaitOpts('RwLock.writeAsync', opts);
     const i32 = this.i32;
     i32[this.pendIdx] = this.pendVal;
     if (Atomics.compareExchange(i32, this.idx, 0, RW_WRITER) === 0) {
@@ -899,7 +928,7 @@ export class RwLock {
     if (!this.tryUpgradableLoop()) {
       this.throwIfNotRecoverable();
       const h = this.exclusiveHolder(TAKE_UPGRADABLE);
-      if (h >= 0 && this.claim(h)) throw new OwnerDiedError();
+      if (h >= 0 && this.claim(h, TAKE_UPGRADABLE)) throw new OwnerDiedError();
       return false;
     }
     this.setOwner();
@@ -924,6 +953,7 @@ export class RwLock {
 
   /** Async upgradable read lock. */
   async upgradableReadAsync(opts: WaitAsyncOptions = {}): Promise<void> {
+    checkWaitOpts('RwLock.upgradableReadAsync', opts);
     if (this.tryUpgradableRead()) return;
     const r = await this.lockCommonAsync('upgradableReadAsync', opts, TOKEN_UPGRADABLE, this.tryUpgradableLoop, this.validateUpgradable, TAKE_UPGRADABLE);
     if (r < 0) throw new OwnerDiedError();
@@ -1021,9 +1051,8 @@ export class RwLock {
 
   /** Async upgrade; on timeout/abort it rejects and the upgradable lock is still held. */
   async upgradeAsync(opts: WaitAsyncOptions = {}): Promise<void> {
+    checkWaitOpts('RwLock.upgradeAsync', opts);
     this.checkUpgradableHeld('upgradeAsync');
-    checkSignal('RwLock.upgradeAsync', opts.signal);
-    if (opts.timeoutMs !== undefined) checkTimeoutMs('RwLock.upgradeAsync', opts.timeoutMs);
     if (opts.signal?.aborted) throw abortReason(opts.signal);
     const old = Atomics.add(this.i32, this.idx, RW_WRITER - (RW_ONE_READER | RW_UPGRADABLE));
     if (old >>> READER_SHIFT === 1) return;
@@ -1156,7 +1185,7 @@ export class RwLock {
         this.throwIfNotRecoverable();
         const h = this.exclusiveHolder(take);
         if (h >= 0) {
-          if (this.claim(h)) return -(h + 1);
+          if (this.claim(h, take)) return -(h + 1);
           continue;
         }
         slice = h === H_UNKNOWN;
@@ -1220,7 +1249,7 @@ export class RwLock {
         this.throwIfNotRecoverable();
         const h = this.exclusiveHolder(take);
         if (h >= 0) {
-          if (this.claim(h)) return -(h + 1);
+          if (this.claim(h, take)) return -(h + 1);
           continue;
         }
         slice = h === H_UNKNOWN;
@@ -1427,8 +1456,12 @@ export class RwLock {
 onOwnerDeath('RwLock', (region, offset, tid) => {
   const i32 = region.i32;
   const s = Atomics.load(i32, (offset >> 2) + W_STATE);
-  if ((s & (RW_WRITER | RW_UPGRADABLE)) === 0 || (s & RW_PARKED) === 0) return;
   const o = Atomics.load(i32, (offset >> 2) + W_OWNER);
-  const held = o > 0 ? (o & ~OW_INCONSISTENT) === tid + 1 : o === 0 && region.threads.pendingOf(tid) === offset + 1;
-  if (held) region.lot.unparkAll(offset);
+  const held = (s & (RW_WRITER | RW_UPGRADABLE)) !== 0 &&
+    (o > 0 ? (o & ~OW_INCONSISTENT) === tid + 1 : o === 0 && region.threads.pendingOf(tid) === offset + 1);
+  // A dead PENDING word naming a lock it does not hold is stale: it died inside its acquiring CAS
+  // window before the CAS, or just after a release. Clear it so it can never blame a later
+  // holder's window on the dead thread. (o === 0 with the bits set stays: it may be the holder.)
+  if (!held && !((s & (RW_WRITER | RW_UPGRADABLE)) !== 0 && o === 0)) region.threads.clearPendingOf(tid, offset + 1);
+  if (held && (s & RW_PARKED) !== 0) region.lot.unparkAll(offset);
 });

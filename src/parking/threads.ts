@@ -119,6 +119,30 @@ export class ThreadTable {
     return out;
   }
 
+  /**
+   * Clears every dead thread's PENDING word that equals `value` and returns the threadId of one
+   * of them (-1 if none). Called by the thread that took over the lock those words name: from then
+   * on they are stale (the dead hold was transferred), and a stale dead PENDING must never blame
+   * a later holder's window on the dead thread. A dead thread never writes its word again, so the
+   * CAS only races other take-over bookkeeping, which writes the same 0.
+   */
+  clearDeadPending(value: number): number {
+    const h = this.h;
+    let tid = -1;
+    for (let n = 0, at = this.t0; n < this.count; n++, at += THREAD_WORDS) {
+      const key = Atomics.load(h, at + T_KEY);
+      if (key === 0 || Atomics.load(h, at + T_STATE) !== TS_DEAD) continue;
+      if (Atomics.compareExchange(h, at + T_PENDING, value, 0) === value) tid = key - 1;
+    }
+    return tid;
+  }
+
+  /** Clears dead `tid`'s PENDING word if it still equals `value` (a stale word; see clearDeadPending). */
+  clearPendingOf(tid: number, value: number): void {
+    const at = this.slot(tid, false);
+    if (at >= 0 && Atomics.load(this.h, at + T_STATE) === TS_DEAD) Atomics.compareExchange(this.h, at + T_PENDING, value, 0);
+  }
+
   /** The PENDING word of `tid` (0 if none or unknown). */
   pendingOf(tid: number): number {
     const at = this.slot(tid, false);

@@ -266,9 +266,6 @@ describe('fuzz: Mutex', () => {
         const r = smallRegion();
         const m = new Mutex({ region: r });
         if (heldBefore) m.lock();
-        // Non-object opts: see the it.fails repro below (lockAsync(null) throws an engine TypeError,
-        // lockAsync(1) is taken as "no options").
-        fc.pre(rawOpts !== null && typeof rawOpts === 'object');
         let opts = rawOpts as Record<string, unknown> | null;
         if (opts !== null && typeof opts === 'object') {
           const s = opts.signal === 'aborted' ? AbortSignal.abort(new Error('stop')) : opts.signal === 'live' ? new AbortController().signal : opts.signal;
@@ -305,8 +302,6 @@ describe('fuzz: Mutex', () => {
     const regionArb = fc.constantFrom<unknown>('valid', null, {}, 'r', r.handle);
     fc.assert(
       fc.property(fc.oneof(notAnObject, fc.record({ spin: spinArb, fairness: fairArb, stats: statsArb, region: regionArb }, { requiredKeys: [] })), fc.boolean(), (raw, viaFrom) => {
-        // Mutex.from(handle, <not an object>) is accepted as "no options": see the it.fails repro below.
-        fc.pre(!viaFrom || (raw !== null && typeof raw === 'object'));
         const base = new Mutex({ region: r });
         let opts = raw as Record<string, unknown> | null;
         if (opts !== null && typeof opts === 'object') opts = { ...opts, region: opts.region === 'valid' ? r : opts.region };
@@ -318,8 +313,7 @@ describe('fuzz: Mutex', () => {
         const fairOk = f === undefined || f === 'dynamic' || f === 'fifo' || f === 'none' ||
           (typeof f === 'object' && f !== null && typeof f.timeoutMs === 'number' && f.timeoutMs >= 0 && f.timeoutMs <= 60_000);
         const regionOk = viaFrom || o.region === undefined || o.region === r;
-        // Weakened on purpose: a non-boolean `stats` is accepted (only `true` enables), see the it.fails repro below.
-        const statsOk = true;
+        const statsOk = o.stats === undefined || typeof o.stats === 'boolean';
         const valid = opts !== null && typeof opts === 'object' && spinOk && fairOk && regionOk && statsOk;
         expect(res.ok).toBe(valid);
         if (res.ok) {
@@ -359,8 +353,6 @@ describe('fuzz: RwLock', () => {
     const spinArb = fc.constantFrom<unknown>(undefined, 0, 5, 1_000_000, 1_000_001, -1, NaN, 'adaptive', 1.5);
     fc.assert(
       fc.property(fc.oneof(notAnObject, fc.record({ prefer: preferArb, spin: spinArb, region: fc.constantFrom<unknown>('valid', null, 'r', {}) }, { requiredKeys: [] })), fc.boolean(), (raw, viaFrom) => {
-        // RwLock.from(handle, <not an object>) is accepted as "no options": see the it.fails repro below.
-        fc.pre(!viaFrom || (raw !== null && typeof raw === 'object'));
         const base = new RwLock({ region: r });
         let opts = raw as Record<string, unknown> | null;
         if (opts !== null && typeof opts === 'object') {
@@ -387,21 +379,24 @@ describe('fuzz: RwLock', () => {
   });
 });
 
-// Findings in files this suite may not fix (src/lock/mutex.ts, src/lock/rwlock.ts): reported,
-// kept as failing expectations so they flip to passing (and must be un-marked) when fixed.
-describe('fuzz findings (not fixed here)', () => {
-  it.fails('Mutex.lockAsync(null) rejects with a TypeError naming Mutex.lockAsync (now: engine "Cannot destructure property \'signal\'")', async () => {
+// Findings of the first fuzz run in src/lock/mutex.ts and src/lock/rwlock.ts, fixed since: kept as
+// regression tests.
+describe('fuzz findings (regressions)', () => {
+  it('Mutex.lockAsync(null) / lockAsync(1) reject with a TypeError naming Mutex.lockAsync (was: engine "Cannot destructure" / taken as no options)', async () => {
     const m = new Mutex({ region: smallRegion() });
     await expect(m.lockAsync(null as unknown as object)).rejects.toThrow(/Mutex\.lockAsync/);
+    m.lock();
+    await expect(m.lockAsync(1 as unknown as object)).rejects.toThrow(TypeError);
+    m.unlock();
   });
-  it.fails('Mutex.from(handle, <not an object>) throws a TypeError as new Mutex(<not an object>) does (now: accepted)', () => {
+  it('Mutex.from(handle, <not an object>) throws a TypeError as new Mutex(<not an object>) does (was: accepted)', () => {
     const m = new Mutex({ region: smallRegion() });
     expect(() => Mutex.from(m.handle, 'fast' as unknown as object)).toThrow(TypeError);
   });
-  it.fails('new Mutex({ stats: 1 }) throws a TypeError/RangeError naming `stats` (now: silently means false)', () => {
+  it('new Mutex({ stats: 1 }) throws a TypeError naming `stats` (was: silently meant false)', () => {
     expect(() => new Mutex({ region: smallRegion(), stats: 1 as unknown as boolean })).toThrow(/stats/);
   });
-  it.fails('RwLock.from(handle, <not an object>) throws a TypeError as new RwLock(<not an object>) does (now: accepted)', () => {
+  it('RwLock.from(handle, <not an object>) throws a TypeError as new RwLock(<not an object>) does (was: accepted)', () => {
     const l = new RwLock({ region: smallRegion() });
     expect(() => RwLock.from(l.handle, null as unknown as object)).toThrow(TypeError);
   });
