@@ -28,6 +28,8 @@ const { values: opt } = parseArgs({
     'kill-every-ms': { type: 'string', default: '250' },
     'wait-bound-ms': { type: 'string', default: '20000' },
     'rss-tolerance-mb': { type: 'string', default: '150' },
+    // Kill RwLock writers only while idle (default: also while holding the write/upgradable lock).
+    'rw-idle-kills-only': { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -110,9 +112,19 @@ interface Slot {
 }
 const slots: Slot[] = [];
 let stopping = false;
+let finalTerminate = false; // quiesce timed out: terminating stuck workers, respawn nothing
+let pendingRespawns = 0;
+/**
+ * Respawned after a kill, also while stopping: RwLock writers (readers blocked behind a dead writer
+ * are released only by a writer's take-over; a writer's last act before leaving is one write()).
+ */
+const respawnWhileStopping = (role: S.Role): boolean => role === 'rw-writer';
 
+// Two writers: a killed one's take-over is then usually done by the other, already parked (woken by
+// the region's death handler), and readers are never left without a live or respawning writer.
+const RW_WRITERS = 2;
 const plan: [S.Role, number][] = [
-  ['mutex', N + 1], ['cv-prod', N], ['cv-cons', N], ['rw-reader', N], ['rw-writer', 1], ['sem', N + 1],
+  ['mutex', N + 1], ['cv-prod', N], ['cv-cons', N], ['rw-reader', N], ['rw-writer', RW_WRITERS], ['sem', N + 1],
   ['barrier', BARRIER_PARTIES], ['once', N], ['wg-coord', 1], ['wg-doer', N], ['q-prod', Q_PRODUCERS], ['q-cons', N],
   ['tasklist', N],
 ];
@@ -148,7 +160,13 @@ function spawn(s: Slot): void {
       s.worker = undefined;
       if (!killed && Atomics.load(c, b + S.S_EXITED) !== 1) violation(component, `${s.role}#${s.index} exited unexpectedly (code ${code})`);
       resolve();
-      if (killed && !stopping) setTimeout(() => { if (!stopping) spawn(s); }, 5 + rand() * 40);
+      if (killed && !finalTerminate && (!stopping || respawnWhileStopping(s.role))) {
+        pendingRespawns++;
+        setTimeout(() => {
+          pendingRespawns--;
+          if (!finalTerminate && (!stopping || respawnWhileStopping(s.role))) spawn(s);
+        }, 5 + rand() * 40);
+      }
     });
   });
 }
@@ -164,7 +182,7 @@ if (slots.length > S.MAX_SLOTS) throw new RangeError('soak: too many worker slot
 
 /** Asks slot `s` to die at one of its role's kill points; terminates it once it is there. */
 async function killAtPoint(s: Slot): Promise<boolean> {
-  const points = S.KILL_POINTS[s.role];
+  const points = s.role === 'rw-writer' && !opt['rw-idle-kills-only'] ? [...S.KILL_POINTS[s.role], ...S.RW_HOLDING_KILL_POINTS] : S.KILL_POINTS[s.role];
   const w = s.worker;
   if (points.length === 0 || w === undefined || s.killing) return false;
   const point = points[Math.floor(rand() * points.length)];
@@ -177,8 +195,10 @@ async function killAtPoint(s: Slot): Promise<boolean> {
   }
   if (Atomics.load(c, idx) !== S.KILL_ACK && Atomics.compareExchange(c, idx, point, 0) === point) return false; // never got there
   s.killing = true;
+  // Frozen holding the RwLock's exclusive part: the recoverer reports how long the lock stayed dead.
+  if (point === S.KILL_IN_RW || point === S.KILL_IN_UPG) Atomics.store(c, S.G_RW_DEAD_SINCE, elapsed() + 1);
   await w.terminate();
-  addKill(S.COMPONENT[s.role], point === S.KILL_IDLE ? 'idle' : point === S.KILL_IN_CS ? 'in-cs' : 'in-once');
+  addKill(S.COMPONENT[s.role], S.KILL_NAMES[point]);
   return true;
 }
 
@@ -268,9 +288,9 @@ async function chaos(): Promise<void> {
       }
       continue;
     }
-    // Weighted towards the robust-mutex users (the recovery story under test).
+    // Weighted towards the robust-mutex and RwLock-writer users (the recovery story under test).
     const r = rand();
-    const want = r < 0.35 ? ['mutex'] : r < 0.6 ? ['cv-prod', 'cv-cons'] : r < 0.75 ? ['once'] : r < 0.9 ? ['q-prod', 'q-cons'] : ['tasklist'];
+    const want = r < 0.3 ? ['mutex'] : r < 0.5 ? ['cv-prod', 'cv-cons'] : r < 0.65 ? ['rw-writer'] : r < 0.77 ? ['once'] : r < 0.9 ? ['q-prod', 'q-cons'] : ['tasklist'];
     const candidates = slots.filter((s) => want.includes(s.role) && s.worker !== undefined && !s.killing);
     if (candidates.length === 0) continue;
     const s = candidates[Math.floor(rand() * candidates.length)];
@@ -347,7 +367,7 @@ const rssTimer = setInterval(() => rss.push({ t: elapsed(), mb: process.memoryUs
 
 // ------------------------------------------------------------------ run
 
-log(`seed ${seed}, ${durationMs / 1000} s, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms`);
+log(`seed ${seed}, ${durationMs / 1000} s, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
 const chaosDone = chaos();
 const poolDone = poolDriver();
 const progress = setInterval(() => {
@@ -369,9 +389,18 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   clearTimeout(t);
   return r;
 }
-// Respawns scheduled before `stopping` may still start: wait for those, then for every exit.
+// Respawns scheduled before `stopping` may still start (and RwLock writers are respawned while
+// stopping): wait until no respawn is pending and every slot has exited.
+async function allExited(): Promise<void> {
+  for (;;) {
+    await Promise.all(slots.map((s) => s.exited));
+    if (pendingRespawns === 0 && slots.every((s) => s.worker === undefined)) return;
+    await sleep(10);
+  }
+}
 await sleep(100);
-if ((await bounded(Promise.all(slots.map((s) => s.exited)), 30_000)) === 'timeout') {
+if ((await bounded(allExited(), 30_000)) === 'timeout') {
+  finalTerminate = true;
   const stuck = slots.filter((s) => s.worker !== undefined);
   violation('soak', `workers did not quiesce within 30 s: ${stuck.map((s) => `${s.role}#${s.index}`).join(', ')}`);
   dumps.push(dump('quiesce'));
@@ -429,6 +458,13 @@ const at = (i: number): number => Atomics.load(c, i);
   for (const cv of [cvNotEmpty, cvNotFull]) if (cv.waiters !== 0) violation('Condvar', `condvar at ${cv.offset} still counts ${cv.waiters} waiters`);
 }
 // RwLock.
+{
+  let sum = 0;
+  for (let i = 0; i < S.MAX_SLOTS; i++) sum += at(S.R_ACK + i);
+  if (at(S.R_LOG) !== 0) violation('RwLock', `undo log not empty at the end (${at(S.R_LOG)} entries)`);
+  if (at(S.R_X) !== sum) violation('RwLock', `X=${at(S.R_X)} but acknowledged increments sum to ${sum}`);
+  if (at(S.G_RW_DEAD_SINCE) !== 0) violation('RwLock', 'a writer died holding the lock and nobody took it over');
+}
 if (at(S.R_X) !== at(S.R_Y) || at(S.G_RW_READERS_IN) !== 0 || at(S.G_RW_WRITER_IN) !== 0) violation('RwLock', `X=${at(S.R_X)} Y=${at(S.R_Y)} readersIn=${at(S.G_RW_READERS_IN)} writerIn=${at(S.G_RW_WRITER_IN)}`);
 if (word(rw.offset) !== 0 || word(rw.offset + 4) !== 0) violation('RwLock', `lock words not clear at the end: ${word(rw.offset)}/${word(rw.offset + 4)}`);
 // Semaphore.
@@ -575,13 +611,14 @@ const table = [...rows.values()].map((r) => [r.component, r.workers, r.ops, r.ki
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 const fmt = (cells: string[]): string => `| ${cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(' | ')} |`;
 console.log('');
-console.log(`parklot chaos soak: ${(elapsed() / 1000).toFixed(1)} s (${durationMs / 1000} s of chaos), seed ${seed}, --workers ${N}`);
+console.log(`parklot chaos soak: ${(elapsed() / 1000).toFixed(1)} s (${durationMs / 1000} s of chaos), seed ${seed}, --workers ${N}${opt['rw-idle-kills-only'] ? ', --rw-idle-kills-only' : ''}`);
 console.log(fmt(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const t of table) console.log(fmt(t));
 console.log(`other = Once initializer throws (planned) / MpmcQueue producer capped / WorkerPool QueueFullError`);
 console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError, ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated`);
 console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(', ')}; kill requests not reached in 1.5 s: ${killRequestsExpired}`);
+console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
 console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
@@ -590,7 +627,7 @@ for (const v of violations.slice(0, 30)) console.log(`  - [${(v.atMs / 1000).toF
 if (opt.json !== undefined) {
   writeFileSync(opt.json, JSON.stringify({
     seed, durationMs, elapsedMs: elapsed(), workers: N, rows: [...rows.values()], pool: poolStat, killsByPoint: Object.fromEntries(killsAt),
-    killRequestsExpired, rss: { ...rssReport, series: rss }, violations, dumps, pass: totalViolations === 0,
+    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, series: rss }, violations, dumps, pass: totalViolations === 0,
   }, null, 2));
 }
 clearTimeout(hardTimer);

@@ -13,7 +13,8 @@
  * section, whatever prefix of it the holder executed.
  */
 
-export const MAX_SLOTS = 64;
+/** Worker slots (per-slot ack arrays and status words are sized by it): 10 N + 8 workers, N ≤ 6. */
+export const MAX_SLOTS = 80;
 /** Status words per worker slot. */
 export const SLOT_WORDS = 16;
 export const S_KILL = 0; // kill request: 0 none, KILL_* = "die at this point", KILL_ACK = at the point, waiting
@@ -32,6 +33,9 @@ export const S_EXITED = 11; // 1 once the incarnation left its loop cleanly
 export const KILL_IDLE = 1; // holding nothing
 export const KILL_IN_CS = 2; // holding a robust mutex, mid-critical-section (undo log non-empty)
 export const KILL_IN_ONCE = 3; // running a Once initializer
+export const KILL_IN_RW = 4; // holding the RwLock write lock, mid-update (undo log non-empty)
+export const KILL_IN_UPG = 5; // holding the RwLock upgradable read lock (no protected write yet)
+export const KILL_NAMES: Record<number, string> = { 1: 'idle', 2: 'in-cs', 3: 'in-once', 4: 'in-write', 5: 'in-upgradable' };
 export const KILL_ACK = 100; // the worker reached the point and is blocked, waiting to be terminated
 
 // Global words.
@@ -44,11 +48,14 @@ export const G_ONCE_NEXT = 5;
 export const G_SEM_INUSE = 6;
 export const G_RW_READERS_IN = 7;
 export const G_RW_WRITER_IN = 8;
+export const G_RW_DEAD_SINCE = 9; // run ms + 1 at which a writer/upgradable holder froze holding the lock (0: none)
+export const G_RW_DEAD_MAX = 10; // longest dead-holder window (freeze → take-over), ms
+export const G_RW_READ_WAIT_MAX = 11; // longest untimed read() wait, ms
 
 // Mutex counter component: A == B == sum(ACK) at every lock acquisition.
 export const M_A = 32;
 export const M_B = 33;
-export const M_ACK = 40; // MAX_SLOTS words
+export const M_ACK = 40; // MAX_SLOTS words (≤ 88: M_LOG follows)
 export const M_LOG = 128; // undo log (LOG_WORDS)
 export const LOG_MAX = 8;
 export const LOG_WORDS = 1 + 2 * LOG_MAX;
@@ -59,16 +66,18 @@ export const C_HEAD = 160;
 export const C_TAIL = 161;
 export const C_CONSUMED = 162;
 export const C_BUF = 176; // C_CAP words
-export const C_PRODUCED = 192; // per producer slot index (MAX_SLOTS)
-export const C_EXPECT = 256; // per producer slot index (MAX_SLOTS)
+export const C_PRODUCED = 192; // per producer index (≤ 6 used, 64 reserved)
+export const C_EXPECT = 256; // per producer index (≤ 6 used, 64 reserved)
 export const C_LOG = 320;
 
-// RwLock data: X == Y == WRITES.
+// RwLock data: X == Y == sum(R_ACK) at every write acquisition, X == Y for readers; written by
+// writers through the undo log R_LOG.
 export const R_X = 352;
 export const R_Y = 353;
+export const R_LOG = 356; // LOG_WORDS (up to 372)
 
 // MPMC queue: per producer slot index, values pushed (the next sequence number).
-export const Q_PUSHED = 384; // MAX_SLOTS
+export const Q_PUSHED = 384; // per producer index (≤ 6 used, 64 reserved)
 export const Q_POPPED = 448;
 export const Q_SEQ_BITS = 22;
 export const Q_MAX_SEQ = 1 << Q_SEQ_BITS;
@@ -81,6 +90,9 @@ export const TB_FREE = 0;
 export const TB_LIVE = 1;
 export const TB_CLAIMED = 2;
 export const TB_INSERTING = 3;
+
+// RwLock per-slot acks (MAX_SLOTS words).
+export const R_ACK = 1536;
 
 // Once array: RUNS[k] (successful initializer runs).
 export const O_COUNT = 16384;
@@ -147,8 +159,9 @@ export const KILL_POINTS: Record<Role, readonly number[]> = {
   'mutex': [KILL_IDLE, KILL_IN_CS, KILL_IN_CS],
   'cv-prod': [KILL_IDLE, KILL_IN_CS],
   'cv-cons': [KILL_IDLE, KILL_IN_CS],
-  'rw-reader': [],
-  'rw-writer': [],
+  'rw-reader': [], // never: a dead reader's share is never released (documented RwLock limitation)
+  // Plus the holding points (RW_HOLDING_KILL_POINTS) unless --rw-idle-kills-only: see below.
+  'rw-writer': [KILL_IDLE],
   'sem': [],
   'barrier': [],
   'once': [KILL_IDLE, KILL_IN_ONCE],
@@ -158,6 +171,14 @@ export const KILL_POINTS: Record<Role, readonly number[]> = {
   'q-cons': [KILL_IDLE],
   'tasklist': [KILL_IDLE],
 };
+
+/**
+ * RwLock writer kill points while holding the write lock mid-update / the upgradable lock (on by
+ * default; run.ts `--rw-idle-kills-only` turns them off). They found a library bug, since fixed
+ * (README "Findings"): a stale PENDING word of a dead holder let a writer "take over" a lock a live
+ * thread held.
+ */
+export const RW_HOLDING_KILL_POINTS: readonly number[] = [KILL_IN_RW, KILL_IN_RW, KILL_IN_UPG];
 
 /** Which summary component a role belongs to. */
 export const COMPONENT: Record<Role, string> = {

@@ -14,6 +14,7 @@ import {
   Barrier, Condvar, MpmcQueue, Mutex, Once, OwnerDiedError, RwLock, Semaphore, TaskList, WaitGroup,
   type PrimitiveHandle,
 } from '../src/index.ts';
+import { RW_UPGRADABLE, RW_WRITER } from '../src/lock/rwlock.ts';
 import * as S from './shared.ts';
 
 const d = workerData as S.WorkerInit;
@@ -133,6 +134,8 @@ async function cvWait(cv: Condvar, m: Mutex, log: number): Promise<void> {
 // ------------------------------------------------------------------ roles
 
 type Step = () => Promise<void> | void;
+/** Run once after the loop, when STOP is seen (set by a role). */
+let finalStep: Step | undefined;
 
 function mutexRole(): Step {
   const m = Mutex.from(H.mutex as PrimitiveHandle);
@@ -201,30 +204,135 @@ function condvarRole(producer: boolean): Step {
   };
 }
 
+/** Stores max(current, v) into c[idx]. */
+function storeMax(idx: number, v: number): void {
+  for (let cur = Atomics.load(c, idx); v > cur; cur = Atomics.load(c, idx)) {
+    if (Atomics.compareExchange(c, idx, cur, v) === cur) return;
+  }
+}
+
 function rwRole(writer: boolean): Step {
   const rw = RwLock.from(H.rw as PrimitiveHandle);
+  const L = S.R_LOG;
   const readSection = (): void => {
     Atomics.add(c, S.G_RW_READERS_IN, 1);
-    if (Atomics.load(c, S.G_RW_WRITER_IN) !== 0) violation('rwlock: a reader is inside while a writer is');
+    // A writer that died inside its section leaves WRITER_IN set until a writer repairs the lock:
+    // a reader seeing it got in behind a dead writer.
+    if (Atomics.load(c, S.G_RW_WRITER_IN) !== 0) violation('rwlock: a reader is inside while a writer is (or behind a dead, unrepaired writer)');
     const x = Atomics.load(c, S.R_X);
     const y = Atomics.load(c, S.R_Y);
     if (x !== y) violation(`rwlock: reader saw a torn write X=${x} Y=${y}`);
+    if (Atomics.load(c, L) !== 0) violation(`rwlock: reader saw a non-empty undo log (${Atomics.load(c, L)} entries)`);
     Atomics.sub(c, S.G_RW_READERS_IN, 1);
   };
+  /** Robust write section: X, Y and our ack through the undo log; killable mid-update. */
   const writeSection = (): void => {
     if (Atomics.exchange(c, S.G_RW_WRITER_IN, 1) !== 0) violation('rwlock: two writers inside');
     if (Atomics.load(c, S.G_RW_READERS_IN) !== 0) violation('rwlock: a writer is inside while readers are');
     const x = Atomics.load(c, S.R_X);
-    Atomics.store(c, S.R_X, x + 1);
+    const y = Atomics.load(c, S.R_Y);
+    let sum = 0;
+    for (let i = 0; i < S.MAX_SLOTS; i++) sum += Atomics.load(c, S.R_ACK + i);
+    if (x !== y || x !== sum || Atomics.load(c, L) !== 0) violation(`rwlock: writer found X=${x} Y=${y} sum(acks)=${sum} log=${Atomics.load(c, L)}`);
+    const inc = 1 + Math.floor(rand() * 3);
+    S.logWrite(c, L, S.R_X, x + inc);
+    killPoint(S.KILL_IN_RW); // torn: X updated, Y and the ack not
     if (rand() < 0.1) sleep(0.2);
-    Atomics.store(c, S.R_Y, Atomics.load(c, S.R_Y) + 1);
+    S.logWrite(c, L, S.R_Y, y + inc);
+    S.logWrite(c, L, S.R_ACK + d.slot, Atomics.load(c, S.R_ACK + d.slot) + inc);
+    if (rand() < 0.5) killPoint(S.KILL_IN_RW); // everything written, not committed
+    S.logCommit(c, L);
     Atomics.store(c, S.G_RW_WRITER_IN, 0);
   };
+  /**
+   * After OwnerDiedError: we hold the exclusive part (the write lock, or the upgradable lock when
+   * the dead thread held that). Undo the dead writer's partial section, clear its WRITER_IN mark,
+   * markConsistent(). Returns true (the lock is held).
+   */
+  const recover = (upgradable: boolean): boolean => {
+    // Do we really hold it? (A spurious OwnerDiedError — README "Findings" — must not roll back
+    // the live holder's log.)
+    const st = Atomics.load(rw.region.i32, rw.offset >> 2);
+    if (!rw.isInconsistent || rw.owner !== threadId || (st & (upgradable ? RW_UPGRADABLE : RW_WRITER)) === 0) {
+      violation(`rwlock: OwnerDiedError (${upgradable ? 'upgradable' : 'write'}) without holding the lock: state 0x${st.toString(16)}, owner ${rw.owner}, me ${threadId}, inconsistent ${rw.isInconsistent}`);
+      return false;
+    }
+    const since = Atomics.exchange(c, S.G_RW_DEAD_SINCE, 0);
+    if (since !== 0) storeMax(S.G_RW_DEAD_MAX, now() - (since - 1));
+    if (upgradable) {
+      // A dead upgradable holder never wrote (writing needs the upgrade, and a dead WRITER is
+      // taken over by writers only): readers may be inside with us, nothing to roll back.
+      if (Atomics.load(c, L) !== 0 || Atomics.load(c, S.G_RW_WRITER_IN) !== 0) {
+        violation(`rwlock: upgradable take-over found a dead writer's state (log ${Atomics.load(c, L)}, writerIn ${Atomics.load(c, S.G_RW_WRITER_IN)})`);
+      }
+    } else {
+      S.logRollback(c, L);
+      Atomics.store(c, S.G_RW_WRITER_IN, 0);
+    }
+    rw.markConsistent();
+    bump(S.S_RECOVERIES);
+    return true;
+  };
+  /** Takes the write lock with a random API; true when held (after repairing a dead holder). */
+  const acquireWrite = async (r: number): Promise<boolean> => {
+    try {
+      if (r < 0.4) {
+        begin('rw.write');
+        rw.write();
+      } else if (r < 0.5) {
+        if (!rw.tryWrite()) return false;
+      } else if (r < 0.75) {
+        begin('rw.tryWriteFor');
+        if (!rw.tryWriteFor(rand() * 3)) { bump(S.S_TIMEOUTS); return false; }
+      } else {
+        begin('rw.writeAsync');
+        await maybeAbort((signal) => rw.writeAsync({ timeoutMs: 1 + rand() * 5, signal }));
+      }
+      return true;
+    } catch (e) {
+      if (e instanceof OwnerDiedError) return recover(false);
+      waitFailed(e);
+      return false;
+    } finally {
+      end();
+    }
+  };
+  const acquireUpgradable = async (): Promise<boolean> => {
+    begin('rw.upgradable');
+    try {
+      if (rand() < 0.6) {
+        if (!rw.tryUpgradableReadFor(rand() * 3)) { bump(S.S_TIMEOUTS); return false; }
+      } else {
+        await maybeAbort((signal) => rw.upgradableReadAsync({ timeoutMs: 1 + rand() * 5, signal }));
+      }
+      return true;
+    } catch (e) {
+      if (e instanceof OwnerDiedError) return recover(true);
+      waitFailed(e);
+      return false;
+    } finally {
+      end();
+    }
+  };
+  if (writer) {
+    // Leaving after STOP: one last write acquisition, so a writer killed holding the lock just
+    // before the stop is repaired (the slot is respawned even while stopping) and readers blocked
+    // behind it are released before the final checks.
+    finalStep = async () => {
+      if (await acquireWrite(0)) rw.writeUnlock(); // write(): returns holding it, or throws (a violation)
+      else violation('rwlock: the final write() did not acquire the lock');
+    };
+  }
   return async () => {
     const r = rand();
     try {
       if (!writer) {
-        if (r < 0.3) { begin('rw.read'); rw.read(); } else if (r < 0.65) {
+        if (r < 0.3) {
+          begin('rw.read');
+          const t0 = now();
+          rw.read(); // untimed: behind a dead writer it lasts until a writer takes over (README)
+          storeMax(S.G_RW_READ_WAIT_MAX, now() - t0);
+        } else if (r < 0.65) {
           begin('rw.tryReadFor');
           if (!rw.tryReadFor(rand() * 3)) { bump(S.S_TIMEOUTS); return; }
         } else {
@@ -235,10 +343,13 @@ function rwRole(writer: boolean): Step {
         readSection();
         rw.readUnlock();
       } else if (r < 0.2) {
-        begin('rw.upgradable');
-        if (!rw.tryUpgradableReadFor(rand() * 3)) { bump(S.S_TIMEOUTS); return; }
+        if (!(await acquireUpgradable())) return;
         readSection();
-        if (rw.tryUpgradeFor(rand() * 3)) {
+        killPoint(S.KILL_IN_UPG); // holding the upgradable lock (a read share + UPGRADABLE)
+        begin('rw.upgradable');
+        const up = rw.tryUpgradeFor(rand() * 3);
+        end();
+        if (up) {
           writeSection();
           rw.writeUnlock();
         } else {
@@ -246,17 +357,10 @@ function rwRole(writer: boolean): Step {
           rw.upgradableUnlock();
         }
       } else {
-        if (r < 0.4) { begin('rw.write'); rw.write(); } else if (r < 0.7) {
-          begin('rw.tryWriteFor');
-          if (!rw.tryWriteFor(rand() * 3)) { bump(S.S_TIMEOUTS); return; }
-        } else {
-          begin('rw.writeAsync');
-          await maybeAbort((signal) => rw.writeAsync({ timeoutMs: 1 + rand() * 5, signal }));
-        }
-        end();
+        if (!(await acquireWrite(rand()))) return;
         writeSection();
         if (rand() < 0.2) {
-          rw.downgrade();
+          rw.downgrade(); // from here on a read lock: no kill point until readUnlock
           readSection();
           rw.readUnlock();
         } else {
@@ -566,6 +670,7 @@ async function main(): Promise<void> {
       end();
     }
   }
+  if (finalStep !== undefined) await finalStep();
   if (d.role === 'wg-coord') {
     Atomics.store(c, S.G_WG_COORD_EXITED, 1);
     Atomics.notify(c, S.G_WG_ROUND);
