@@ -75,6 +75,45 @@ describe('FuturePool', () => {
     });
   }
 
+  it('remote frees go back to the allocating thread (mimalloc-style), which takes them all at once when its cache runs dry', async () => {
+    const fp = FuturePool.create({ tiers: [{ bytes: 64, count: 256 }], cache: 'thread' });
+    const mine: number[] = [];
+    for (let k = 0; k < 40; k++) mine.push(fp.alloc(8));
+    const [r] = await runWorkers<{ remoteFrees: number }>('pool-future-remote.ts', 1, () => ({ mode: 'free', handle: fp.handle, slots: mine, id: 1, rounds: 0, flush: true }), 30_000);
+    expect(r.remoteFrees).toBe(40); // every free was remote: pushed onto our list, not the central one
+    expect(fp.freeCount()).toBe(256); // counted in our remote list
+    // Empty our cache, then the next allocations come from the remote list in one batch.
+    const again = new Set<number>();
+    for (let k = 0; k < 40; k++) again.add(fp.alloc(8));
+    expect(fp.remoteCollected).toBe(40);
+    const back = new Set(mine);
+    expect([...again].filter((s) => back.has(s)).length).toBeGreaterThan(0);
+    for (const s of again) fp.free(s); // local frees
+    const one = fp.alloc(8);
+    fp.flush();
+    expect(fp.freeCount()).toBe(255);
+    // After flush our lists are closed and our id released: a later free of a slot we allocated
+    // goes to the freeing thread's cache (then to the central list), never into a dead list.
+    const [r2] = await runWorkers<{ remoteFrees: number }>('pool-future-remote.ts', 1, () => ({ mode: 'free', handle: fp.handle, slots: [one], id: 1, rounds: 0, flush: true }), 30_000);
+    expect(r2.remoteFrees).toBe(0);
+    expect(fp.freeCount()).toBe(256);
+  });
+
+  it('4 threads handing slots to each other (every free remote) never share a slot and lose none', async () => {
+    const fp = FuturePool.create({ tiers: [{ bytes: 64, count: 256 }, { bytes: 1024, count: 64 }], cache: 'thread' });
+    const qs = Array.from({ length: 4 }, () => new MpmcQueue({ capacity: 64 }));
+    const start = new SharedArrayBuffer(4);
+    const rounds = LONG ? 50_000 : 5000;
+    const res = await runWorkers<{ clashes: number; remoteFrees: number; remoteCollected: number }>('pool-future-remote.ts', 4, (i) => ({ mode: 'handoff', handle: fp.handle, queues: qs.map((q) => q.handle), start, n: 4, id: i + 1, rounds, flush: true }), 120_000);
+    for (const r of res) expect(r.clashes).toBe(0);
+    expect(res.reduce((a, r) => a + r.remoteFrees, 0), JSON.stringify(res)).toBeGreaterThan(0);
+    expect(res.reduce((a, r) => a + r.remoteCollected, 0), JSON.stringify(res)).toBeGreaterThan(0);
+    expect(fp.freeCount()).toBe(fp.slotCount);
+    const all = new Set<number>();
+    for (let s = fp.alloc(1); s >= 0; s = fp.alloc(1)) all.add(s);
+    expect(all.size).toBe(fp.slotCount);
+  });
+
   it('rejects bad tiers with errors naming the problem', () => {
     expect(() => FuturePool.create({ tiers: [] })).toThrow(/tiers/);
     expect(() => FuturePool.create({ tiers: [{ bytes: 100, count: 1 }] })).toThrow(/multiple of 8/);

@@ -63,6 +63,51 @@ describe('WorkerPool priorities', () => {
     expect(order).toHaveLength(401);
   });
 
+  // One worker, fixed batch 8 (window 16): the worker holds a running batch of ≤ 8 and up to 8
+  // more in its ring (sab) or its port (message). Without taking those back, a high-priority task
+  // would start after up to 15 low ones. The bound is the batch already taken, at most 7 more, plus
+  // 1 of slack for a ticket taken between our read and the dispatch; on the message transport a
+  // worker's "batch" is the one task it is running.
+  for (const [transport, bound] of [['sab', 8], ['message', 2]] as const) it(`a high-priority task waits behind at most one batch of low-priority work (preemption of unstarted tasks, ${transport})`, async () => {
+    const counts = new SharedArrayBuffer(64);
+    const c = new Int32Array(counts);
+    const p = pool({ batch: 8, agingMs: 1e9, transport, workerData: { counts } });
+    await p.run({ id: -1 }, { name: 'ticket' });
+    const low = Array.from({ length: 600 }, (_, id) => p.run({ id, us: 300 }, { name: 'ticket' }));
+    const ahead: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      await new Promise((r) => setTimeout(r, 7 + k * 3));
+      const before = Atomics.load(c, 0);
+      const [, t] = (await p.run({ id: 1000 + k }, { name: 'ticket', priority: 10 })) as [number, number];
+      ahead.push(t - before);
+    }
+    await Promise.all(low);
+    expect(Math.max(...ahead), `low tasks started ahead of each high one: ${ahead.join(',')}`).toBeLessThanOrEqual(bound);
+    expect(p.stats.preempted).toBeGreaterThan(0);
+  });
+
+  it('preemption keeps every task exactly once with random priorities (2–8 workers, stealing on/off)', async () => {
+    for (const [threads, stealing, transport] of [[2, false, 'sab'], [5, true, 'sab'], [8, false, 'sab'], [3, false, 'message']] as const) {
+      const n = 3000;
+      const counts = new SharedArrayBuffer(4 * (n + 1));
+      const c = new Int32Array(counts);
+      const p = pool({ threads, stealing, transport, batch: 8, workerData: { counts } });
+      let seed = 7 + threads;
+      const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const jobs: Promise<unknown>[] = [];
+      for (let id = 1; id <= n; id++) {
+        jobs.push(p.run({ id, us: rnd() < 0.2 ? 100 : 0 }, { name: 'counted', priority: Math.floor(rnd() * 4) }));
+        if (id % 500 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      const rs = await Promise.all(jobs);
+      for (let id = 1; id <= n; id++) {
+        expect(rs[id - 1]).toBe(id);
+        expect(c[id], `task ${id} start count`).toBe(1);
+      }
+      expect(p.stats.preempted).toBeGreaterThan(0);
+    }
+  });
+
   it('a low-priority task is not starved by a steady stream of higher ones (aging)', async () => {
     // Closed loop keeping two high-priority tasks outstanding (one running, one queued).
     async function lowFinishesAt(agingMs: number): Promise<number> {

@@ -29,6 +29,7 @@ describe('WorkerPool: results match their tasks', () => {
     ['5 workers, batch 16, stealing', { threads: 5, batch: 16, stealing: true }],
     ['8 workers, batch 1', { threads: 8, batch: 1 }],
     ['3 workers, message transport', { threads: 3, transport: 'message' }],
+    ["4 workers, completionPoll 'signalled' (L6)", { threads: 4, completionPoll: 'signalled' }],
   ];
   for (const [label, opts] of variants) {
     it(`${N} tasks with random sync/async delays, ${label}`, async () => {
@@ -121,6 +122,20 @@ describe('WorkerPool: task files and values', () => {
     expect(p.stats.payloadMessages).toBe(3);
   });
 
+  it("the issue's tiers (64 B / 1 KiB / 16 KiB, counts configurable) pick by size; beyond 16 KiB a message", async () => {
+    const p = pool({ threads: 1, slots: { tiers: [{ bytes: 64, count: 256 }, { bytes: 1024, count: 64 }, { bytes: 16_384, count: 8 }] } });
+    for (const n of [10, 500, 12_000]) {
+      await expect(p.run('y'.repeat(n), { name: 'sizeOf' })).resolves.toBe(n);
+      await expect(p.run(n, { name: 'makeString' })).resolves.toHaveLength(n);
+    }
+    expect(p.stats.payloadMessages).toBe(0);
+    await expect(p.run('z'.repeat(20_000), { name: 'sizeOf' })).resolves.toBe(20_000);
+    expect(p.stats.payloadMessages).toBe(1);
+    // More tasks than slots in flight: the pool waits for slots, nothing is lost.
+    const rs = await Promise.all(Array.from({ length: 2000 }, (_, id) => p.run({ id })));
+    expect(rs.map((r) => (r as { id: number }).id)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+
   it("slots: 'none' sends every payload by message, with the same results", async () => {
     const p = pool({ slots: 'none' });
     await expect(p.run({ id: 5 })).resolves.toMatchObject({ id: 5 });
@@ -211,6 +226,52 @@ describe('WorkerPool: backpressure, close and destroy', () => {
     await expect(p.run({ id: 100 })).resolves.toMatchObject({ id: 100 });
   });
 
+  it("maxQueueMode 'wait': tasks beyond maxQueue wait (FIFO) instead of rejecting; waitForRoom paces a producer", async () => {
+    const counts = new SharedArrayBuffer(64);
+    const p = pool({ threads: 1, batch: 1, maxQueue: 3, maxQueueMode: 'wait', workerData: { counts } });
+    const blocker = p.run(150, { name: 'busy' }); // dispatched (window 1)
+    const jobs = Array.from({ length: 10 }, (_, i) => p.run({ id: i + 1 }, { name: 'counted' }));
+    const s = p.stats;
+    expect(s.queued).toBe(3); // the scheduler queue never exceeds maxQueue
+    expect(s.waiting).toBe(7);
+    let roomAt = -1;
+    const room = p.waitForRoom().then(() => (roomAt = p.stats.queued + p.stats.waiting));
+    // An aborted waiting task leaves at once and never runs.
+    const ac = new AbortController();
+    const victim = p.run({ id: 11 }, { name: 'counted', signal: ac.signal }).catch((e: unknown) => e);
+    ac.abort();
+    expect(((await victim) as Error).name).toBe('AbortError');
+    expect(p.stats.waiting).toBe(7);
+    await blocker;
+    await expect(Promise.all(jobs)).resolves.toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    await room;
+    expect(roomAt).toBeLessThan(3);
+    expect(Array.from(new Int32Array(counts).subarray(1, 12))).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    // runBatch in 'wait' mode: larger than maxQueue, still all accepted, results in order.
+    await expect(p.runBatch(Array.from({ length: 20 }, (_, id) => ({ id })), { name: 'work' })).resolves.toHaveLength(20);
+    // destroy() rejects waiting tasks too.
+    const slow = p.run(200, { name: 'busy' }).catch((e: unknown) => e);
+    const waiting = Array.from({ length: 8 }, (_, id) => p.run({ id }).catch((e: unknown) => e));
+    expect(p.stats.waiting).toBe(5);
+    await p.destroy();
+    expect(await slow).toBeInstanceOf(PoolClosedError);
+    for (const w of waiting) expect(await w).toBeInstanceOf(PoolClosedError);
+  });
+
+  it("maxQueue in 'reject' mode (default): runBatch is all or nothing; waitForRoom resolves when room frees", async () => {
+    const p = pool({ threads: 1, batch: 1, maxQueue: 2 });
+    const blocker = p.run(100, { name: 'busy' });
+    const q = [p.run({ id: 1 }), p.run({ id: 2 })];
+    await expect(p.runBatch([{ id: 3 }, { id: 4 }])).rejects.toBeInstanceOf(QueueFullError);
+    let resolved = false;
+    const room = p.waitForRoom().then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolved).toBe(false);
+    await Promise.all([blocker, ...q, room]);
+    expect(resolved).toBe(true);
+    expect(() => new WorkerPool({ filename: TASKS, maxQueueMode: 'block' as 'wait' })).toThrow(/`maxQueueMode`/);
+  });
+
   it('close() drains every accepted task, then refuses new ones', async () => {
     const p = pool();
     const jobs = Array.from({ length: 50 }, (_, id) => p.run({ id, asyncMs: 2 }));
@@ -272,6 +333,25 @@ describe('WorkerPool: backpressure, close and destroy', () => {
     expect(performance.now() - t0).toBeLessThan(25_000);
   });
 
+  it('natural batching: a burst runs several tasks per turn; batch 1 runs one; a worker is woken only when it parked', async () => {
+    const turns = async (batch: number | 'adaptive'): Promise<{ completed: number; batches: number; parks: number; wakes: number }> => {
+      const p = pool({ threads: 1, batch });
+      await p.run({ id: -1 });
+      await new Promise((r) => setTimeout(r, 20)); // let it park
+      await Promise.all(Array.from({ length: 2000 }, (_, id) => p.run({ id })));
+      const w = p.stats.workers[0];
+      return { completed: w.completed, batches: w.batches, parks: w.parks, wakes: w.wakes };
+    };
+    const one = await turns(1);
+    expect(one.batches).toBe(one.completed);
+    for (const b of [16, 'adaptive'] as const) {
+      const t = await turns(b);
+      expect(t.batches * 2, `batch ${b}: ${t.batches} turns for ${t.completed} tasks`).toBeLessThan(t.completed);
+      expect(t.wakes).toBeLessThanOrEqual(t.parks); // never a notify for a worker that was not parked
+      expect(t.wakes).toBeGreaterThan(0);
+    }
+  });
+
   it('stats count completions, failures, per-worker work and sampled latency', async () => {
     const p = pool();
     await Promise.all(Array.from({ length: 64 }, (_, id) => p.run({ id })));
@@ -282,5 +362,24 @@ describe('WorkerPool: backpressure, close and destroy', () => {
     expect(s.latency.p99Us).toBeGreaterThanOrEqual(s.latency.p50Us);
     expect(s.workers.reduce((a, w) => a + w.completed, 0)).toBe(65);
     expect(s.workers.every((w) => w.busyMs >= 0 && w.batches >= 0 && w.starts === 1)).toBe(true);
+  });
+});
+
+describe("WorkerPool completionPoll 'signalled' (claim L6: poll only the source that signalled)", () => {
+  it('drains only the rings that signalled: far fewer empty polls than scanning every ring, same results', async () => {
+    const emptyPolls = async (completionPoll: 'all' | 'signalled'): Promise<{ empty: number; total: number }> => {
+      const p = pool({ threads: 8, completionPoll, mainSpinUs: 0 });
+      await Promise.all(Array.from({ length: 8 }, (_, id) => p.run({ id })));
+      const before = p.stats.polls;
+      for (let i = 0; i < 300; i++) expect(await p.run({ a: i, id: i }, { name: 'work' })).toEqual([i, expect.any(Number)]);
+      const after = p.stats.polls;
+      return { empty: after.empty - before.empty, total: after.total - before.total };
+    };
+    const all = await emptyPolls('all');
+    const sig = await emptyPolls('signalled');
+    // One task in flight at a time on 8 workers: 'all' looks at 8 rings per drain (7+ empty);
+    // 'signalled' reads one signal word and drains the one ring that signalled.
+    expect(all.empty).toBeGreaterThan(300 * 6);
+    expect(sig.empty * 4).toBeLessThan(all.empty);
   });
 });

@@ -89,8 +89,14 @@ export const C_THREADS = 0;
 export const C_MAIN = LINE;
 /** Set to 1 when the pool shuts down (workers leave their loop). */
 export const C_SHUTDOWN = 2 * LINE;
+/**
+ * Completion signal bits (completionPoll 'signalled', claim L6): bit w of word C_SIGNAL + (w >> 5)
+ * is set (Atomics.or) by worker w after it pushed onto its completion ring; the main thread takes
+ * the set with Atomics.exchange(word, 0) and drains only those rings. Four lines: 4096 bits.
+ */
+export const C_SIGNAL = 3 * LINE;
 /** First worker record. */
-export const C_WORKERS = 3 * LINE;
+export const C_WORKERS = 7 * LINE;
 /** Words per worker record: three lines (run state / published settings / statistics). */
 export const WORKER_WORDS = 3 * LINE;
 

@@ -35,6 +35,15 @@ export interface WorkerInit {
   readonly stealing: boolean;
   readonly idleSpinUs: number;
   readonly idleWait: 'auto' | 'async' | 'sync';
+  /** 'signalled': after pushing completions, also set this worker's bit in the C_SIGNAL words (L6). */
+  readonly completionPoll: 'all' | 'signalled';
+  /**
+   * Message transport: byte offset of the claim words, one Int32 per task id. The main thread stores
+   * 2g (QUEUED, g = the id's use count) before posting task id with `g`; the worker CASes 2g → 2g + 1
+   * (RUNNING) before calling the task function and skips the task if that fails (cancelled: the
+   * main thread CASed 2g → FREE first). 0 for the sab transport.
+   */
+  readonly claims: number;
   /** Bidirectional payload channel (argument/result messages, read with receiveMessageOnPort). */
   readonly port: MessagePort;
   /** The user's `workerData` option, visible to the task file as `workerData.data`… see worker-runtime. */
@@ -43,7 +52,7 @@ export interface WorkerInit {
 
 /** Main → worker control messages (on the Worker's own port). */
 export type ToWorker =
-  | { readonly t: 'task'; readonly id: number; readonly name: string; readonly arg: unknown }
+  | { readonly t: 'task'; readonly id: number; readonly g: number; readonly name: string; readonly arg: unknown }
   | { readonly t: 'abort'; readonly id: number };
 
 /** Worker → main control messages. */

@@ -9,15 +9,23 @@
  * - Dispatch: tasks go straight to the least-loaded worker while it has fewer than `window` tasks
  *   outstanding (window = 2 × its batch cap, 1 when batch is 1: one batch running, one waiting);
  *   beyond that they wait in the main-thread TaskQueue (priorities with aging), which is the one
- *   shared queue of the non-stealing baseline.
+ *   shared queue of the non-stealing baseline. With maxQueueMode 'wait', tasks beyond `maxQueue`
+ *   wait in a FIFO waiting room and enter the queue as it drains.
+ * - Priorities: a task that must wait while workers hold dispatched-but-unstarted tasks of lower
+ *   priority preempts them (#preempt): the entries left in the least-loaded worker's ring are taken
+ *   back (state-word CAS QUEUED → FREE, the cancel protocol) and re-queued, so the new task waits
+ *   behind at most the batch that worker already took.
  * - Completions: workers push entries onto per-worker completion SpscQueues and ring the main
  *   doorbell only if the main thread sleeps on it. The main thread sleeps with Atomics.waitAsync
- *   (never blocks), and on waking drains every completion ring (settling futures in a batch),
+ *   (never blocks), and on waking drains every completion ring (completionPoll 'all'), or only the
+ *   rings whose workers set their bit in the C_SIGNAL bitmap ('signalled', claim L6; the bit is set
+ *   after the push, so taking it with an exchange covers the push) — settling futures in a batch —
  *   refills the submission rings and sleeps again. While it is busy in a long synchronous burst of
  *   `run` calls it drains and refills every 64 queued submissions, so workers stay fed.
  *   Doorbell protocol (Dekker over SC atomics): the main thread stores SLEEPING, then loads the
- *   completion rings; a worker stores into its completion ring, then loads the doorbell. One of
- *   the two loads sees the other's store, so a completion is never left unannounced.
+ *   completion rings (or the signal bitmap); a worker stores into its completion ring (and sets its
+ *   bit), then loads the doorbell. One of the two loads sees the other's store, so a completion is
+ *   never left unannounced.
  *
  * Recovery (a worker exits unexpectedly): the main thread first drains all completion rings, then
  * takes every entry left in the dead worker's submission ring (the ring allows several consumers),
@@ -27,13 +35,21 @@
  *   QUEUED and in no live ring → taken by the dead worker but never claimed: the main thread CASes
  *                                QUEUED(g) → FREE and re-dispatches it (a live worker's late claim
  *                                of the old entry fails on that CAS, so it cannot run twice).
- * Then a replacement worker takes over the dead one's rings. A worker that exits before it loaded
- * the task file is a start failure: its tasks move to other workers, and when no worker can start,
- * every waiting task is rejected with WorkerStartError.
+ * Then a replacement worker takes over the dead one's rings. A worker that reports an error (an
+ * 'error' event: the task file's import or top level threw) before it is ready is a start failure:
+ * its tasks move to other workers, and when no worker can start, every waiting task is rejected
+ * with WorkerStartError. A worker that exits before ready without an error was killed from outside
+ * (terminate(), the OS) while starting: it is replaced like a crashed one and nothing rejects
+ * (up to MAX_BOOT_KILLS such exits in a row, so a task file that exits at its top level still fails).
  *
  * Message transport ('message'): the same scheduling with one postMessage per task and one per
- * result (the A/B baseline). The worker counts started tasks in shared memory, so a crash still
- * rejects exactly the started ones and re-dispatches the rest.
+ * result (the A/B baseline). Each task id has a claim word in shared memory: QUEUED(g) when posted,
+ * CASed to RUNNING(g) by the worker before it calls the function. Cancelling, preempting and crash
+ * recovery CAS QUEUED(g) → FREE, so a posted task that was not reached never runs (the worker skips
+ * its message), and a crash rejects exactly the started ones and re-dispatches the rest.
+ *
+ * Tasks with a transfer list cannot be sent twice: if their worker dies before starting them they
+ * reject with WorkerExitError ("…transferred argument…"), and preemption leaves them in place.
  */
 
 import { existsSync } from 'node:fs';
@@ -50,14 +66,14 @@ import { Codec, errorFromWire, NO_ROOM, NotSerializableError } from './codec.ts'
 import { PoolClosedError, QueueFullError, WorkerExitError, WorkerStartError } from './errors.ts';
 import { DEFAULT_TIERS, FuturePool, type FuturePoolCache, type TierSpec } from './future-pool.ts';
 import {
-  C_MAIN, C_SHUTDOWN, C_THREADS, controlBytes, GEN_MASK, H_ARG_LEN, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND,
+  C_MAIN, C_SHUTDOWN, C_SIGNAL, C_THREADS, controlBytes, GEN_MASK, H_ARG_LEN, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND,
   H_RES_LEN, H_RES_TAG, H_STATE, HEADER_BYTES, MAIN_AWAKE, MAIN_SLEEPING, MAX_WORKERS, PAYLOAD_MESSAGE,
   PAYLOAD_OTHER_SLOT, R_OK, S_DONE, S_FREE, S_QUEUED, S_RUNNING, SLOT_BITS, SLOT_MASK, STATE_MASK, stateWord,
   W_BATCHES, W_BUSY_HI, W_BUSY_LO, W_CAP, W_COMPLETED, W_PARKED, W_PARKS, W_READY, W_RUNNING, W_STARTED, W_STATE, W_STOLEN,
   workerBase, workerOfState,
 } from './layout.ts';
 import type { FromWorker, PayloadMessage, ToWorker, Transport, WorkerInit } from './protocol.ts';
-import { TaskQueue, type Queueable } from './task-queue.ts';
+import { Fifo, TaskQueue, type Queueable } from './task-queue.ts';
 import { TaskRing, taskRingBytes } from './task-ring.ts';
 
 export interface WorkerPoolOptions {
@@ -67,6 +83,20 @@ export interface WorkerPoolOptions {
   threads?: number;
   /** Most tasks waiting for a worker before `run` rejects with QueueFullError. Default Infinity; 'auto' = threads². */
   maxQueue?: number | 'auto';
+  /**
+   * What `run`/`runBatch` do when `maxQueue` tasks already wait. 'reject' (default): reject with
+   * QueueFullError. 'wait': accept the task into a FIFO waiting room outside the scheduler queue; it
+   * enters the queue (in arrival order) as room frees, and its promise settles as usual. A producer
+   * that wants to pace itself awaits `pool.waitForRoom()` before submitting.
+   */
+  maxQueueMode?: 'reject' | 'wait';
+  /**
+   * Which completion rings the main thread polls (sab transport). 'all' (default): every worker's
+   * ring on every drain and idle check. 'signalled' (claim L6, "poll only the source that
+   * signalled"): each worker sets its bit in a shared bitmap after pushing completions; the main
+   * thread reads the bitmap (one load per 32 workers) and drains only those rings.
+   */
+  completionPoll?: 'all' | 'signalled';
   /** Tasks a worker takes per turn: a number fixes it (1 = no batching), 'adaptive' (default) aims at ~100 µs turns, 1–256. */
   batch?: number | 'adaptive';
   /** Idle workers steal half of a busy worker's waiting tasks. Default false. sab transport only. */
@@ -149,6 +179,15 @@ export interface PoolStats {
   inFlight: number;
   /** Arguments and results that travelled by message instead of a shared-memory slot (sab transport). */
   payloadMessages: number;
+  /** Tasks in the maxQueueMode 'wait' waiting room (not yet in the queue). */
+  waiting: number;
+  /** Dispatched-but-unstarted tasks taken back from a worker's ring so a higher-priority task goes first. */
+  preempted: number;
+  /**
+   * Completion sources the main thread polled (sab): a completion ring, or with completionPoll
+   * 'signalled' a signal word; `empty` of them had nothing (wasted polls, claim L6).
+   */
+  polls: { total: number; empty: number };
   /** Latency from `run` to settlement, µs, sampled (1 task in 16). */
   latency: { count: number; p50Us: number; p99Us: number; meanUs: number; maxUs: number };
   workers: WorkerStats[];
@@ -159,6 +198,10 @@ type WorkerState = 'starting' | 'ready' | 'failed' | 'stopped';
 const PHASE_QUEUED = 0;
 const PHASE_DISPATCHED = 1;
 const PHASE_SETTLED = 2;
+/** In the maxQueueMode 'wait' waiting room (accepted, not yet in the queue). */
+const PHASE_WAITING = 3;
+/** Message transport claim word of an unused id (never equal to a QUEUED 2g or RUNNING 2g + 1, g ≥ 1). */
+const CLAIM_FREE = -1;
 
 class Batch {
   readonly results: unknown[];
@@ -242,6 +285,8 @@ interface WorkerHandle {
   sendSeq: number;
   starts: number;
   bootFailures: number;
+  /** Consecutive exits before ready without an error (killed while starting); see #onExit. */
+  bootKills: number;
   wakes: number;
   wakeSoon: boolean;
   /** The worker's batch cap as last read from shared memory (refreshed on every drain). */
@@ -249,6 +294,8 @@ interface WorkerHandle {
 }
 
 const noop = (): void => {};
+/** Consecutive silent exits of a starting worker that are taken for kills, not load failures (#onExit). */
+const MAX_BOOT_KILLS = 16;
 const spinPause: (n?: number) => void =
   typeof (Atomics as { pause?: unknown }).pause === 'function'
     ? (Atomics as unknown as { pause: (n?: number) => void }).pause
@@ -320,6 +367,22 @@ export class WorkerPool {
   readonly #latency: RecordableHistogram = createHistogram();
   readonly #keepAlive: ReturnType<typeof setInterval>;
   readonly #idleWaiters: (() => void)[] = [];
+  readonly #waitMode: boolean;
+  /** maxQueueMode 'wait': accepted tasks waiting for room in the queue (FIFO; cancelled ones skipped). */
+  readonly #overflow = new Fifo<Task>();
+  #overflowLive = 0;
+  readonly #roomWaiters: (() => void)[] = [];
+  /** completionPoll 'signalled' (L6). */
+  readonly #signalled: boolean;
+  #polls = 0;
+  #emptyPolls = 0;
+  #preempted = 0;
+  /** Lowest priority among tasks dispatched since the pool last had nothing in flight (gates preemption). */
+  #lowestOut = Infinity;
+  /** Message transport: Int32 index of the claim words, their count, and each id's use count. */
+  readonly #claims: number;
+  readonly #maxIds: number;
+  readonly #claimGen: Int32Array;
 
   #seq = 0;
   #now = 0;
@@ -359,6 +422,12 @@ export class WorkerPool {
     this.#fixedCap = batch === 'adaptive' ? 0 : batch;
     const mq = opts.maxQueue ?? Infinity;
     this.maxQueue = mq === 'auto' ? this.threads * this.threads : mq === Infinity ? Infinity : checkInt('maxQueue', mq, 0, 2 ** 31 - 1);
+    const mqMode = opts.maxQueueMode ?? 'reject';
+    if (mqMode !== 'reject' && mqMode !== 'wait') throw new TypeError(`WorkerPool option \`maxQueueMode\` must be 'reject' or 'wait', got ${String(mqMode)}`);
+    this.#waitMode = mqMode === 'wait';
+    const poll = opts.completionPoll ?? 'all';
+    if (poll !== 'all' && poll !== 'signalled') throw new TypeError(`WorkerPool option \`completionPoll\` must be 'all' or 'signalled', got ${String(poll)}`);
+    this.#signalled = poll === 'signalled' && transport === 'sab';
     const spin = opts.idleSpinUs ?? 50;
     if (typeof spin !== 'number' || !(spin >= 0) || spin > 1e6) throw new RangeError(`WorkerPool option \`idleSpinUs\` must be a number from 0 to 1e6, got ${String(spin)}`);
     const idleWait = opts.idleWait ?? 'auto';
@@ -409,13 +478,22 @@ export class WorkerPool {
       this.#slotTask = Array.from({ length: slots.slotCount }, () => undefined);
       this.#slotGen = new Int16Array(slots.slotCount);
       this.#drainBuf = new Int32Array(256);
+      this.#claims = 0;
+      this.#maxIds = 0;
+      this.#claimGen = new Int32Array(0);
     } else {
-      // The message transport keeps only the control block in shared memory (started counters, stats).
-      const region = SharedRegion.create({ bytes: controlBytes(this.threads) + 4096, waiters: 16, buckets: 16, threads: 64 });
+      // The message transport keeps only the control block (started counters, stats) and one claim
+      // word per task id in shared memory. Ids in use never exceed the sum of the workers' windows.
+      const maxIds = this.threads * (this.#fixedCap === 0 ? 2 * 256 : Math.max(1, 2 * this.#fixedCap)) + 16;
+      const region = SharedRegion.create({ bytes: controlBytes(this.threads) + maxIds * 4 + 8192, waiters: 16, buckets: 16, threads: 64 });
       this.region = region;
       this.#i32 = region.i32;
       this.#ctl = region.alloc('WorkerPool', controlBytes(this.threads), 128) >> 2;
       Atomics.store(this.#i32, this.#ctl + C_THREADS, this.threads);
+      this.#claims = region.alloc('Raw', maxIds * 4, 128) >> 2;
+      this.#maxIds = maxIds;
+      this.#claimGen = new Int32Array(maxIds);
+      for (let i = 0; i < maxIds; i++) Atomics.store(this.#i32, this.#claims + i, CLAIM_FREE);
       this.#slots = undefined;
       this.#codec = undefined;
       this.#u8 = undefined;
@@ -428,7 +506,7 @@ export class WorkerPool {
     for (let w = 0; w < this.threads; w++) {
       const h: WorkerHandle = {
         index: w, worker: undefined, state: 'stopped', ring: undefined, comp: undefined, port: undefined, outstanding: 0,
-        exitExpected: false, killReason: undefined, lastError: undefined, threadId: -1, sendSeq: 0, starts: 0, bootFailures: 0, wakes: 0, wakeSoon: false, cap: 32,
+        exitExpected: false, killReason: undefined, lastError: undefined, threadId: -1, sendSeq: 0, starts: 0, bootFailures: 0, bootKills: 0, wakes: 0, wakeSoon: false, cap: 32,
       };
       if (transport === 'sab') {
         h.ring = new TaskRing(this.#i32, this.#ringOffsets[w] >> 2, this.#ringCapacity, false);
@@ -481,7 +559,7 @@ export class WorkerPool {
         b.resolve([]);
         return p;
       }
-      if (this.#queue.size + args.length > this.maxQueue + this.#room()) throw new QueueFullError(this.maxQueue);
+      if (!this.#waitMode && this.#queue.size + args.length > this.maxQueue + this.#room()) throw new QueueFullError(this.maxQueue);
       // One TaskOpts for the whole batch (its abort listener is per batch, not per task).
       const first = this.#makeTask(args[0], opts, true);
       for (let i = 0; i < args.length; i++) {
@@ -502,7 +580,8 @@ export class WorkerPool {
       return p;
     }
     if (this.#needRespawn) this.#ensureWorkers();
-    for (const t of b.tasks) this.#submit(t, true);
+    // 'reject' mode checked room above (all or nothing); 'wait' mode lets the excess wait for room.
+    for (const t of b.tasks) this.#submit(t, !this.#waitMode);
     if (signal !== undefined) {
       const onAbort = (): void => {
         for (const t of b.tasks) this.#abort(t);
@@ -531,6 +610,9 @@ export class WorkerPool {
     this.#destroyed = true;
     const err = (): PoolClosedError => new PoolClosedError('WorkerPool was destroyed before the task finished');
     for (const t of this.#queue.drainAll()) this.#settle(t, false, err());
+    for (const t of this.#overflow.drain()) if (!t.cancelled) this.#settle(t, false, err());
+    this.#overflowLive = 0;
+    for (const r of this.#roomWaiters.splice(0)) r();
     for (const t of this.#slotTask) if (t !== undefined) this.#settle(t, false, err());
     for (const t of this.#msgTasks) if (t !== undefined) this.#settle(t, false, err());
     const stop = this.#stopWorkers();
@@ -542,6 +624,16 @@ export class WorkerPool {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Resolves once fewer than `maxQueue` tasks wait (at once if so now; also when the pool closes),
+   * so a producer can pace itself: `await pool.waitForRoom(); pool.run(x)`. Works in both
+   * maxQueueMode settings.
+   */
+  waitForRoom(): Promise<void> {
+    if (this.#closing || (this.#overflowLive === 0 && this.#queue.size < this.maxQueue)) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /** Counters, per-worker figures and sampled latency. */
@@ -556,7 +648,10 @@ export class WorkerPool {
       cancelled: this.#cancelled,
       payloadMessages: this.#payloadMessages,
       queued: this.#queue.size,
-      inFlight: this.#pending - this.#queue.size,
+      waiting: this.#overflowLive,
+      preempted: this.#preempted,
+      polls: { total: this.#polls, empty: this.#emptyPolls },
+      inFlight: this.#pending - this.#queue.size - this.#overflowLive,
       latency: {
         count: n,
         p50Us: n === 0 ? 0 : h.percentile(50),
@@ -637,10 +732,15 @@ export class WorkerPool {
   /** Queues or dispatches a task. Returns false if the queue is full (the task was not accepted). */
   #submit(task: Task, force = false): boolean {
     task.seq = ++this.#seq;
+    // Refreshed on every pump, so at most one pump stale: aging counts from submission (a task
+    // placed at once and later taken back by preemption or recovery keeps its place in line).
+    task.enqueuedAt = this.#nowInt;
     if ((task.seq & SAMPLE_MASK) === 0) this.#samples.set(task, performance.now());
-    if (this.#queue.size === 0) {
+    if (this.#queue.size === 0 && this.#overflowLive === 0) {
       const w = this.#pick();
-      if (w !== undefined) {
+      // A task that outranks dispatched work and would sit behind more than one batch of it goes
+      // through the queue and #preempt instead (the one-batch bound for priorities).
+      if (w !== undefined && !(task.o.priority > this.#lowestOut && w.outstanding > this.#preemptAbove(w))) {
         this.#accept();
         if (this.#place(task, w)) return true;
         this.#tick();
@@ -652,16 +752,114 @@ export class WorkerPool {
       // First task to wait: the clock (refreshed on every pump) may be stale after an idle spell.
       this.#tick();
     }
-    if (!force && this.#queue.size >= this.maxQueue) return false;
+    if (!force && (this.#queue.size >= this.maxQueue || this.#overflowLive > 0)) {
+      if (!this.#waitMode) return false;
+      this.#accept();
+      task.phase = PHASE_WAITING;
+      this.#overflow.push(task);
+      this.#overflowLive++;
+      return true;
+    }
     this.#accept();
     task.enqueuedAt = this.#nowInt;
     this.#queue.push(task);
+    if (task.o.priority > this.#lowestOut) this.#preempt(task.o.priority);
     if ((++this.#sinceDrain & 63) === 0 && this.transport === 'sab') {
       // A long synchronous burst of run() calls: drain and refill now so the workers stay busy.
       this.#drain();
       this.#refill();
     }
     return true;
+  }
+
+  /**
+   * Priorities (sab): a task of priority `p` waits in the queue while workers hold dispatched but
+   * unstarted tasks of lower priority. If even the least-loaded worker has more than one batch
+   * outstanding, take back the entries still in its submission ring (the main thread is just another
+   * consumer of the ring; per entry the state-word CAS QUEUED → FREE decides, exactly as for a
+   * cancel, so a worker can never also run it), put those tasks back at the front of the queue in
+   * their order, then refill: the queue hands out the highest (effective) priority first, so the new
+   * task waits behind at most the batch that worker has already taken (≤ its cap). Entries whose
+   * argument travelled by message (transfer lists, payloads over the largest tier) cannot be sent
+   * again; they go back into the ring first, untouched.
+   */
+  #preempt(p: number): void {
+    let w: WorkerHandle | undefined;
+    for (const x of this.#workers) {
+      if (x.state !== 'ready' && x.state !== 'starting') continue;
+      if (w === undefined || x.outstanding < w.outstanding) w = x;
+    }
+    if (w !== undefined && w.outstanding > this.#preemptAbove(w) && this.transport === 'message') {
+      // Same idea on the claim words: a posted task not reached yet is taken back by CAS QUEUED(g)
+      // → FREE (the worker then skips its message); one with a transfer list cannot be re-sent.
+      const back: Task[] = [];
+      const i32 = this.#i32;
+      for (const t of this.#msgTasks) {
+        if (t === undefined || t.worker !== w.index || t.phase !== PHASE_DISPATCHED || t.o.priority >= p || t.o.transfer !== undefined) continue;
+        const queued = 2 * t.gen;
+        if (Atomics.compareExchange(i32, this.#claims + t.slot, queued, CLAIM_FREE) === queued) {
+          this.#release(t);
+          back.push(t);
+        }
+      }
+      this.#preempted += back.length;
+      back.sort((a, b) => b.seq - a.seq);
+      for (const t of back) {
+        t.phase = PHASE_QUEUED;
+        t.worker = -1;
+        this.#queue.unshift(t);
+      }
+    } else if (w !== undefined && w.outstanding > this.#preemptAbove(w) && this.transport === 'sab') {
+      const i32 = this.#i32;
+      const slots = this.#slots!;
+      const ring = w.ring!;
+      const buf = (this.#preemptBuf ??= new Int32Array(256));
+      const back: Task[] = [];
+      const keep: number[] = [];
+      for (;;) {
+        const n = ring.take(buf, buf.length);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) {
+          const e = buf[i];
+          const slot = e & SLOT_MASK;
+          const gen = (e >>> SLOT_BITS) & GEN_MASK;
+          const t = this.#slotTask[slot];
+          if (t === undefined || t.gen !== gen) continue; // stale (cancelled): the worker would skip it too
+          const hdr = slots.slotOffset(slot) >> 2;
+          if (i32[hdr + H_ARG_TAG] === PAYLOAD_MESSAGE || t.o.priority >= p) {
+            keep.push(e);
+            continue;
+          }
+          const queued = stateWord(S_QUEUED, 0, gen);
+          if (Atomics.compareExchange(i32, hdr + H_STATE, queued, stateWord(S_FREE, 0, gen)) === queued) {
+            this.#release(t);
+            back.push(t);
+          }
+        }
+      }
+      // Room is certain: the ring was just emptied and holds at most a window.
+      for (const e of keep) ring.push(e);
+      if (keep.length > 0) this.#wake(w);
+      this.#preempted += back.length;
+      back.sort((a, b) => b.seq - a.seq);
+      for (const t of back) {
+        t.phase = PHASE_QUEUED;
+        t.worker = -1;
+        this.#queue.unshift(t);
+      }
+    }
+    this.#refill();
+  }
+
+  #preemptBuf: Int32Array | undefined;
+
+  /**
+   * Outstanding tasks a worker may hold ahead of a higher-priority arrival without preemption: its
+   * batch cap (sab: the batch it may already have taken), 1 for the message transport (a worker
+   * there runs one task message at a time, so "one batch" is the task it is running).
+   */
+  #preemptAbove(w: WorkerHandle): number {
+    return this.transport === 'sab' ? this.#capOf(w) : 1;
   }
 
   #accept(): void {
@@ -796,6 +994,7 @@ export class WorkerPool {
     this.#slotTask[slot] = task;
     w.outstanding++;
     this.#inflight++;
+    if (o.priority < this.#lowestOut) this.#lowestOut = o.priority;
     this.#wake(w);
     this.#awaitCompletions();
     return true;
@@ -804,23 +1003,31 @@ export class WorkerPool {
   #placeMsg(task: Task, w: WorkerHandle): boolean {
     const worker = w.worker;
     if (worker === undefined) return false;
+    if (this.#freeIds.length === 0 && this.#msgTasks.length >= this.#maxIds) return false; // cannot happen (windows bound it)
     const id = this.#freeIds.length > 0 ? this.#freeIds.pop()! : this.#msgTasks.length;
+    const g = (this.#claimGen[id] % 0x3ffffff) + 1;
+    this.#claimGen[id] = g;
+    // QUEUED(g) before the post: the worker's claim CAS expects it (see protocol.ts, `claims`).
+    Atomics.store(this.#i32, this.#claims + id, 2 * g);
     try {
-      const m: ToWorker = { t: 'task', id, name: task.o.name, arg: task.arg };
+      const m: ToWorker = { t: 'task', id, g, name: task.o.name, arg: task.arg };
       worker.postMessage(m, task.o.transfer as TransferListItem[] | undefined);
     } catch (e) {
+      Atomics.store(this.#i32, this.#claims + id, CLAIM_FREE);
       if (id === this.#msgTasks.length) this.#msgTasks.push(undefined);
       this.#freeIds.push(id);
       this.#settle(task, false, new TypeError(`WorkerPool.run: the task argument could not be cloned: ${(e as Error).message}`, { cause: e }));
       return true;
     }
     this.#msgTasks[id] = task;
+    task.gen = g;
     task.slot = id;
     task.sendSeq = w.sendSeq++;
     task.worker = w.index;
     task.phase = PHASE_DISPATCHED;
     w.outstanding++;
     this.#inflight++;
+    if (task.o.priority < this.#lowestOut) this.#lowestOut = task.o.priority;
     return true;
   }
 
@@ -862,19 +1069,48 @@ export class WorkerPool {
 
   // ================================================================ completion
 
-  /** Drains every completion ring and settles those tasks. */
-  #drain(): void {
-    const buf = this.#drainBuf;
-    for (const w of this.#workers) {
-      // Published by the worker after each adaptive change; only sizes its window.
-      if (this.#fixedCap === 0) w.cap = Atomics.load(this.#i32, workerBase(this.#ctl, w.index) + W_CAP) || 32;
-      const comp = w.comp!;
-      for (;;) {
-        const n = comp.popBatch(buf, buf.length);
-        for (let i = 0; i < n; i++) this.#completeEntry(buf[i]);
-        if (n < buf.length) break;
+  /**
+   * Drains the completion rings and settles those tasks: every ring ('all', and always with `every`,
+   * as recovery needs), or with completionPoll 'signalled' only the rings whose workers set their
+   * signal bit. A bit taken with the exchange covers every push made before the worker set it (its
+   * RMW follows the push); a push racing with this drain sets the bit again, so it is seen next time.
+   */
+  #drain(every = false): void {
+    if (this.#signalled) {
+      const words = (this.threads + 31) >> 5;
+      for (let k = 0; k < words; k++) {
+        this.#polls++;
+        let bits = Atomics.exchange(this.#i32, this.#ctl + C_SIGNAL + k, 0);
+        if (bits === 0) {
+          this.#emptyPolls++;
+          continue;
+        }
+        while (bits !== 0) {
+          const b = 31 - Math.clz32(bits);
+          bits &= ~(1 << b);
+          const w = this.#workers[(k << 5) + b];
+          if (w !== undefined) this.#drainOne(w);
+        }
       }
+      if (!every) return;
     }
+    for (const w of this.#workers) this.#drainOne(w);
+  }
+
+  #drainOne(w: WorkerHandle): void {
+    const buf = this.#drainBuf;
+    // Published by the worker after each adaptive change; only sizes its window.
+    if (this.#fixedCap === 0) w.cap = Atomics.load(this.#i32, workerBase(this.#ctl, w.index) + W_CAP) || 32;
+    const comp = w.comp!;
+    this.#polls++;
+    let got = 0;
+    for (;;) {
+      const n = comp.popBatch(buf, buf.length);
+      got += n;
+      for (let i = 0; i < n; i++) this.#completeEntry(buf[i]);
+      if (n < buf.length) break;
+    }
+    if (got === 0) this.#emptyPolls++;
   }
 
   #completeEntry(entry: number): void {
@@ -941,7 +1177,7 @@ export class WorkerPool {
     }
     const w = this.#workers[task.worker];
     if (w !== undefined) w.outstanding--;
-    this.#inflight--;
+    if (--this.#inflight === 0) this.#lowestOut = Infinity;
   }
 
   #settle(task: Task, ok: boolean, value: unknown): void {
@@ -1007,6 +1243,28 @@ export class WorkerPool {
   }
 
   #refill(): void {
+    this.#refillQueue();
+    if (this.#overflowLive > 0 || this.#roomWaiters.length > 0) this.#admit();
+  }
+
+  /** maxQueueMode 'wait': moves waiting-room tasks into the queue while it has room (FIFO), then refills again. */
+  #admit(): void {
+    let moved = false;
+    while (this.#overflowLive > 0 && this.#queue.size < this.maxQueue) {
+      const t = this.#overflow.shift();
+      if (t === undefined) break;
+      if (t.cancelled) continue;
+      this.#overflowLive--;
+      t.phase = PHASE_QUEUED;
+      t.enqueuedAt = this.#nowInt;
+      this.#queue.push(t);
+      moved = true;
+    }
+    if (moved) this.#refillQueue();
+    if (this.#overflowLive === 0 && this.#queue.size < this.maxQueue) for (const r of this.#roomWaiters.splice(0)) r();
+  }
+
+  #refillQueue(): void {
     const q = this.#queue;
     while (q.size > 0) {
       const w = this.#pick();
@@ -1037,7 +1295,21 @@ export class WorkerPool {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   #anyCompletions(): boolean {
-    for (const w of this.#workers) if (w.comp!.size > 0) return true;
+    if (this.#signalled) {
+      // One load per 32 workers: has any worker signalled since the last drain?
+      const words = (this.threads + 31) >> 5;
+      for (let k = 0; k < words; k++) {
+        this.#polls++;
+        if (Atomics.load(this.#i32, this.#ctl + C_SIGNAL + k) !== 0) return true;
+        this.#emptyPolls++;
+      }
+      return false;
+    }
+    for (const w of this.#workers) {
+      this.#polls++;
+      if (w.comp!.size > 0) return true;
+      this.#emptyPolls++;
+    }
     return false;
   }
 
@@ -1129,10 +1401,19 @@ export class WorkerPool {
     if (task.phase === PHASE_SETTLED) return;
     const reason = abortReason(task.o.signal!);
     this.#cancelled++;
+    if (task.phase === PHASE_WAITING) {
+      task.cancelled = true; // skipped when the waiting room reaches it
+      this.#overflowLive--;
+      this.#settle(task, false, reason);
+      this.#failed--;
+      this.#admit();
+      return;
+    }
     if (task.phase === PHASE_QUEUED) {
       this.#queue.remove(task);
       this.#settle(task, false, reason);
       this.#failed--;
+      this.#admit();
       return;
     }
     const w = this.#workers[task.worker];
@@ -1149,8 +1430,18 @@ export class WorkerPool {
         return;
       }
       if ((seen & STATE_MASK) === S_RUNNING) this.#cancelRunning(task, this.#workers[workerOfState(seen)]);
-    } else if (w !== undefined) {
-      this.#cancelRunning(task, w);
+    } else {
+      // Posted but perhaps not reached yet: the same claim race on the task's claim word. If we win,
+      // the worker skips the message and the task never runs.
+      const queued = 2 * task.gen;
+      if (Atomics.compareExchange(this.#i32, this.#claims + task.slot, queued, CLAIM_FREE) === queued) {
+        this.#release(task);
+        this.#settle(task, false, reason);
+        this.#failed--;
+        this.#refill();
+        return;
+      }
+      if (w !== undefined) this.#cancelRunning(task, w);
     }
     this.#settle(task, false, reason);
     this.#failed--;
@@ -1204,6 +1495,8 @@ export class WorkerPool {
       stealing: this.stealing,
       idleSpinUs: this.#opts.idleSpinUs ?? 50,
       idleWait: this.#opts.idleWait ?? 'auto',
+      completionPoll: this.#signalled ? 'signalled' : 'all',
+      claims: this.#claims << 2,
       port: port2,
       data: this.#opts.workerData,
     };
@@ -1269,6 +1562,7 @@ export class WorkerPool {
     if (w.state !== 'starting') return;
     w.state = 'ready';
     w.bootFailures = 0;
+    w.bootKills = 0;
   }
 
   #onExit(w: WorkerHandle, worker: Worker, code: number): void {
@@ -1294,7 +1588,13 @@ export class WorkerPool {
     const redo = this.transport === 'sab' ? this.#recoverSab(w, err) : this.#recoverMsg(w, err);
     w.port?.close();
     w.port = undefined;
-    if (wasReady) {
+    // Before ready, only an error event means the task file failed to load (the import or its top
+    // level threw, or the runtime did); a silent exit is a kill from outside (terminate(), the OS)
+    // and is handled as a crash: respawn, nothing rejects. A task file that exits silently at its
+    // top level would respawn forever, so more than MAX_BOOT_KILLS such exits in a row fail.
+    const killedStarting = !wasReady && cause === undefined && w.bootKills < MAX_BOOT_KILLS;
+    if (killedStarting) w.bootKills++;
+    if (wasReady || killedStarting) {
       w.state = 'stopped';
       this.#requeue(redo, err);
       if (!this.#closing || this.#pending > 0) this.#spawn(w);
@@ -1303,7 +1603,7 @@ export class WorkerPool {
       this.#needRespawn = true;
       w.bootFailures++;
       const startErr = new WorkerStartError(
-        `WorkerPool: a worker could not load the task file ${this.filename}: ${cause instanceof Error ? cause.message : `exit code ${code}`}`,
+        `WorkerPool: a worker could not load the task file ${this.filename}: ${cause instanceof Error ? cause.message : `it exited ${MAX_BOOT_KILLS + 1} times in a row before loading it (exit code ${code})`}`,
         cause,
       );
       this.#requeue(redo, startErr);
@@ -1340,7 +1640,7 @@ export class WorkerPool {
     const i32 = this.#i32;
     const slots = this.#slots!;
     const redo: Task[] = [];
-    this.#drain();
+    this.#drain(true);
     // 1. Entries the dead worker never took: take them back (we are just another consumer).
     const buf = new Int32Array(256);
     for (;;) {
@@ -1392,11 +1692,13 @@ export class WorkerPool {
   }
 
   #recoverMsg(dead: WorkerHandle, err: WorkerExitError): Task[] {
-    const started = Atomics.load(this.#i32, workerBase(this.#ctl, dead.index) + W_STARTED);
     const redo: Task[] = [];
     for (const t of this.#msgTasks) {
       if (t === undefined || t.worker !== dead.index) continue;
-      const wasStarted = t.sendSeq < started;
+      // The claim word decides (the worker is gone, so it cannot change any more): RUNNING → it
+      // started; QUEUED → it never did, so it runs elsewhere (taking the word back to FREE).
+      const queued = 2 * t.gen;
+      const wasStarted = Atomics.compareExchange(this.#i32, this.#claims + t.slot, queued, CLAIM_FREE) !== queued;
       this.#release(t);
       if (wasStarted) this.#settle(t, false, err);
       else redo.push(t);

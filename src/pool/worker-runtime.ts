@@ -5,11 +5,15 @@
  *   turn:  take up to `cap` entries from the own submission ring (natural batching: only what is
  *          already there, never waiting to fill a batch; with stealing, one entry at a time so the
  *          rest stays stealable, then half of the busiest other ring once the own ring is empty);
- *          for each entry claim the task with a CAS on its state word (QUEUED → RUNNING: from here
- *          on the task counts as started), read its argument, call the task function, write the
- *          result into the slot and store DONE (the state word is what crash recovery trusts).
+ *          for each entry read its argument and look up its function (optimistically: skipped if
+ *          its state word is no longer QUEUED), then claim the task with a CAS on its state word
+ *          (QUEUED → RUNNING: from here on the task counts as started; nothing but the call
+ *          follows, so a worker killed "before the task started" has not claimed it), call the
+ *          task function, write the result into the slot and store DONE (the state word is what
+ *          crash recovery trusts).
  *   ring:  after a turn (and every ~100 µs inside a long one, and after async completions) push
- *          the finished entries onto the completion ring in one batch, then wake the main thread
+ *          the finished entries onto the completion ring in one batch (with completionPoll
+ *          'signalled', then set this worker's bit in the C_SIGNAL words), then wake the main thread
  *          if, and only if, its doorbell word says it sleeps (CAS SLEEPING → AWAKE, one notify).
  *   idle:  spin up to `idleSpinUs` with Atomics.pause re-checking the rings, then park: store
  *          PARKED in the run-state word, re-check, and wait on that word: Atomics.wait when nothing
@@ -27,8 +31,10 @@
  * ~2 ms of continuous work, so timers, I/O and abort messages are served).
  *
  * Message transport ('message'): one 'task' message per task on the worker port; the worker bumps
- * its W_STARTED counter before calling the function (so the main thread knows which of the tasks it
- * sent had started if the worker dies), and posts one 'done' message per result.
+ * its W_STARTED counter for every task message it takes (so the main thread knows which of the tasks
+ * it sent had been reached if the worker dies), then claims the task with a CAS on its claim word
+ * (QUEUED(g) → RUNNING(g); a task cancelled before that is skipped and never runs), calls the
+ * function and posts one 'done' message per result.
  *
  * Cancellation: a task function declaring a second parameter receives `{ signal }`; the signal
  * aborts when the main thread sends 'abort' for the task (see WorkerPool.run's `signal` option).
@@ -40,7 +46,7 @@ import { SpscQueue } from '../task-list/spsc-queue.ts';
 import { Codec, errorToWire, NO_ROOM, NotSerializableError } from './codec.ts';
 import { FuturePool } from './future-pool.ts';
 import {
-  C_MAIN, C_SHUTDOWN, GEN_MASK, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND, H_RES_LEN, H_RES_TAG,
+  C_MAIN, C_SHUTDOWN, C_SIGNAL, GEN_MASK, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND, H_RES_LEN, H_RES_TAG,
   H_STATE, HEADER_BYTES, MAIN_AWAKE, MAIN_SLEEPING, PAYLOAD_MESSAGE, PAYLOAD_OTHER_SLOT, R_ERROR, R_OK, S_DONE,
   S_QUEUED, S_RUNNING, SLOT_BITS, SLOT_MASK, stateWord, W_BATCHES, W_BUSY_HI, W_BUSY_LO, W_CAP, W_COMPLETED,
   W_PARKED, W_PARKS, W_READY, W_RUNNING, W_STARTED, W_STATE, W_STOLEN, workerBase,
@@ -143,6 +149,43 @@ function fnFor(name: string): TaskFn {
   return f;
 }
 
+/**
+ * Whether a task function takes the `{ signal }` context: it declares a second parameter. `length`
+ * misses `(arg, { signal } = {})` and `(...args)`, so those are found in the source: a top-level
+ * comma or a rest parameter in the parameter list. A false positive only costs one small object per
+ * task. Cached per function (the last one checked, then a WeakMap).
+ */
+const ctxCache = new WeakMap<TaskFn, boolean>();
+let lastFn: TaskFn | undefined;
+let lastWants = false;
+function wantsContext(fn: TaskFn): boolean {
+  if (fn === lastFn) return lastWants;
+  let w = ctxCache.get(fn);
+  if (w === undefined) {
+    w = fn.length >= 2 || paramsHaveSecond(Function.prototype.toString.call(fn));
+    ctxCache.set(fn, w);
+  }
+  lastFn = fn;
+  lastWants = w;
+  return w;
+}
+
+function paramsHaveSecond(src: string): boolean {
+  const open = src.indexOf('(');
+  if (open < 0) return false;
+  const arrow = src.indexOf('=>');
+  if (arrow >= 0 && arrow < open) return false; // `x => …`: one parameter
+  let depth = 0;
+  for (let i = open; i < src.length; i++) {
+    const ch = src[i];
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    else if (ch === ')' || ch === ']' || ch === '}') {
+      if (--depth === 0) return false;
+    } else if (depth === 1 && (ch === ',' || src.startsWith('...', i))) return true;
+  }
+  return false;
+}
+
 function isThenable(r: unknown): r is PromiseLike<unknown> {
   return r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as { then?: unknown }).then === 'function';
 }
@@ -168,7 +211,7 @@ function publishStats(completed: number, stolen: number, batches: number, busyMs
 
 parentPort!.on('message', (m: ToWorker) => {
   if (m.t === 'abort') onAbortMessage(m.id);
-  else if (m.t === 'task') runMessageTask(m.id, m.name, m.arg);
+  else if (m.t === 'task') runMessageTask(m.id, m.g, m.name, m.arg);
 });
 
 if (init.transport === 'message') {
@@ -182,12 +225,31 @@ if (init.transport === 'message') {
 
 let msgCompleted = 0;
 
-function runMessageTask(id: number, name: string, arg: unknown): void {
-  Atomics.add(i32, wb + W_STARTED, 1); // the main thread reads it only after this thread exited
+const claims = init.claims >> 2;
+
+function runMessageTask(id: number, g: number, name: string, arg: unknown): void {
+  // Counts every task message taken in arrival order, cancelled ones included: the main thread
+  // reads it only after this thread exited, to tell started tasks from those never reached.
+  Atomics.add(i32, wb + W_STARTED, 1);
+  // Prepared before the claim, so only the call lies between the claim (from then on the task
+  // counts as started) and the task function's first statement.
+  let fn: TaskFn | undefined;
+  let ctx: TaskContext | undefined;
+  let prepError: unknown;
+  try {
+    fn = fnFor(name);
+    if (wantsContext(fn)) ctx = new TaskContext(id);
+  } catch (e) {
+    fn = undefined;
+    prepError = e;
+  }
+  // The claim: fails if the main thread cancelled the task (CAS 2g → FREE) before we got here; the
+  // task then never runs and nothing is posted (the main thread already settled it).
+  if (Atomics.compareExchange(i32, claims + id, 2 * g, 2 * g + 1) !== 2 * g) return;
   let r: unknown;
   try {
-    const fn = fnFor(name);
-    r = fn.length >= 2 ? fn(arg, new TaskContext(id)) : fn(arg);
+    if (fn === undefined) throw prepError;
+    r = ctx !== undefined ? fn(arg, ctx) : fn(arg);
   } catch (e) {
     postDone(id, false, e);
     return;
@@ -216,6 +278,7 @@ function postDone(id: number, ok: boolean, value: unknown): void {
 // ---------------------------------------------------------------- shared-memory transport
 
 function startSabLoop(): void {
+  // 'shared': a per-thread cache (or remote-free list) would die with a crashed worker, losing its slots.
   const slots = FuturePool.from(init.slots!, { cache: 'shared' });
   const codec = new Codec(region.buffer);
   const ownRing = new TaskRing(i32, init.rings[me] >> 2, init.ringCapacity, false);
@@ -230,6 +293,7 @@ function startSabLoop(): void {
   const stealing = init.stealing;
   const spinMs = init.idleSpinUs / 1000;
   const byMessage = init.payloadsByMessage;
+  const signalled = init.completionPoll === 'signalled';
   const mailbox = new Map<number, PayloadMessage>();
   let inflightAsync = 0;
   let completed = 0;
@@ -337,11 +401,14 @@ function startSabLoop(): void {
       off += completion.pushBatch(doneBuf, off, doneN - off);
       if (off < doneN) {
         // Capacity covers every slot, so this only happens if the main thread is far behind: make sure it runs.
+        if (signalled) Atomics.or(i32, ctl + C_SIGNAL + (me >> 5), 1 << (me & 31));
         ringMain();
         pause(64);
       }
     }
     doneN = 0;
+    // L6: tell the main thread which ring to drain (SC RMW after the ring push, before the doorbell load).
+    if (signalled) Atomics.or(i32, ctl + C_SIGNAL + (me >> 5), 1 << (me & 31));
     ringMain();
   }
 
@@ -408,15 +475,33 @@ function startSabLoop(): void {
     const gen = (entry >>> SLOT_BITS) & GEN_MASK;
     const hdr = slots.slotOffset(slot) >> 2;
     const queued = stateWord(S_QUEUED, 0, gen);
-    // The claim (see layout.ts): synchronizes with the main thread's store of QUEUED, which it made
-    // after writing the argument, so the plain reads below see the argument.
-    if (Atomics.compareExchange(i32, hdr + H_STATE, queued, stateWord(S_RUNNING, me, gen)) !== queued) return false;
+    // Synchronizes with the main thread's store of QUEUED, made after it wrote the argument.
+    if (Atomics.load(i32, hdr + H_STATE) !== queued) return false; // stale: cancelled or recovered
+    // Everything the call needs is read and prepared BEFORE the claim, so that nothing but the call
+    // itself lies between the claim (the moment the task counts as started: a worker dying after it
+    // rejects the task with WorkerExitError) and the task function's first statement. If the main
+    // thread takes the task back meanwhile (cancel, preemption, recovery) and reuses the slot, what
+    // we read may be torn: the claim CAS then fails (a reused slot has a new generation) and it is
+    // dropped, seqlock-style.
     const dataOff = (hdr << 2) + HEADER_BYTES;
+    let arg: unknown;
+    let fn: TaskFn | undefined;
+    let ctx: TaskContext | undefined;
+    let prepError: unknown;
+    try {
+      arg = readArg(hdr, dataOff, entry);
+      fn = fnFor(nameOf(hdr, dataOff));
+      if (wantsContext(fn)) ctx = new TaskContext(entry);
+    } catch (e) {
+      fn = undefined;
+      prepError = e;
+    }
+    // The claim (see layout.ts).
+    if (Atomics.compareExchange(i32, hdr + H_STATE, queued, stateWord(S_RUNNING, me, gen)) !== queued) return false;
     let r: unknown;
     try {
-      const arg = readArg(hdr, dataOff, entry);
-      const fn = fnFor(nameOf(hdr, dataOff));
-      r = fn.length >= 2 ? fn(arg, new TaskContext(entry)) : fn(arg);
+      if (fn === undefined) throw prepError;
+      r = ctx !== undefined ? fn(arg, ctx) : fn(arg);
     } catch (e) {
       finish(entry, hdr, dataOff, slot, false, e);
       return true;

@@ -1,8 +1,9 @@
 /**
  * Fuzz: FuturePool from one thread against a model of owned slots (alloc / allocTier / free /
- * flush / freeCount), with random sizes and random option objects. Bad slot numbers and sizes
- * are separate properties: src/pool/** is not this suite's to fix, so the ones that fail today
- * are `it.fails` with the finding spelled out (see the report in the fuzz PR / issue 7).
+ * flush / freeCount), with random sizes and random option objects. Bad slot numbers, sizes and
+ * tiers, double frees and non-object options are separate properties (the findings of issue 7,
+ * fixed in src/pool/future-pool.ts: each must throw a RangeError/TypeError naming FuturePool and
+ * change nothing).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -75,8 +76,6 @@ describe('fuzz: FuturePool', () => {
         fc.oneof(notAnObject, fc.record({ tiers: tiersArb, cache: fc.constantFrom<unknown>(undefined, 'thread', 'shared', 'none', null), cacheMax: fc.constantFrom<unknown>(undefined, 0, 64, 4096, 4097, -1, NaN, 1.5, null) }, { requiredKeys: [] })),
         fc.boolean(),
         (raw, viaFrom) => {
-          // FuturePool.from(handle, <not an object>): see the it.fails repro below.
-          fc.pre(!viaFrom || (raw !== null && typeof raw === 'object'));
           // Only small tier sets get a real region here (the default tiers need 4.3 MiB).
           let opts = raw;
           if (opts !== null && typeof opts === 'object') {
@@ -118,12 +117,12 @@ describe('fuzz: FuturePool', () => {
     );
   });
 
-  // ---- findings in src/pool/future-pool.ts (not fixed here; reported) ----
+  // ---- findings of issue 7 in src/pool/future-pool.ts (fixed) ----
 
-  it.fails('alloc(bad size) throws a RangeError (or returns -1) for NaN / negative / non-numbers (now: alloc(NaN), alloc(-1), alloc("8") hand out a tier-0 slot)', () => {
+  it('alloc(bad size) throws a RangeError (or returns -1) for NaN / negative / non-numbers (was: alloc(NaN), alloc(-1), alloc("8") handed out a tier-0 slot)', () => {
     fc.assert(
-      fc.property(fc.constantFrom<unknown>(NaN, -1, -Infinity, '8', null, undefined, 0.5), (bytes) => {
-        const p = pool('shared');
+      fc.property(fc.constantFrom<unknown>(NaN, -1, -Infinity, '8', null, undefined, 0.5), fc.constantFrom<'thread' | 'shared'>('thread', 'shared'), (bytes, cache) => {
+        const p = pool(cache);
         const before = p.freeCount();
         const res = attempt(() => p.alloc(bytes as number), ['FuturePool']);
         if (res.ok) {
@@ -136,11 +135,9 @@ describe('fuzz: FuturePool', () => {
     );
   });
 
-  it.fails('free(bad slot) throws a RangeError/TypeError and changes nothing (now: free(-1) / free(NaN) / free(1.5) are cached as free slots; free(999) throws an engine TypeError)', () => {
+  it('free(bad slot) throws a RangeError/TypeError and changes nothing (was: free(-1) / free(NaN) / free(1.5) cached as free slots, free(999) an engine TypeError, free(-1) with cache "shared" a hang)', () => {
     fc.assert(
-      // Not with cache 'shared': there free(-1) (or any free while the tier's central list is full,
-      // e.g. a double free) spins forever in pushCentral's retry loop, which would hang the suite.
-      fc.property(fc.constantFrom<unknown>(-1, NaN, 1.5, 999, 2 ** 31, '0', null), fc.constantFrom<'thread'>('thread'), (slot, cache) => {
+      fc.property(fc.constantFrom<unknown>(-1, NaN, 1.5, 999, 2 ** 31, '0', null, undefined, -0.5, Infinity), fc.constantFrom<'thread' | 'shared'>('thread', 'shared'), (slot, cache) => {
         const p = pool(cache);
         const before = p.freeCount();
         const res = attempt(() => p.free(slot as number), ['FuturePool']);
@@ -158,20 +155,40 @@ describe('fuzz: FuturePool', () => {
     );
   });
 
-  it.fails('FuturePool.from(handle, null) throws a TypeError naming FuturePool (now: engine "Cannot read properties of null (reading \'cache\')")', () => {
+  it('FuturePool.from(handle, null) throws a TypeError naming FuturePool (was: engine "Cannot read properties of null (reading \'cache\')")', () => {
     const p = pool('thread');
-    attempt(() => FuturePool.from(p.handle, null as unknown as object), ['FuturePool']);
+    const res = attempt(() => FuturePool.from(p.handle, null as unknown as object), ['FuturePool'], [TypeError]);
+    expect(res.ok).toBe(false);
   });
 
-  it.fails('free(slot) twice (a double free) is refused (now: the slot is handed out twice by the next allocs)', () => {
-    const p = pool('thread');
-    const s = p.alloc(8);
-    p.free(s);
-    expect(() => p.free(s)).toThrow();
-  });
+  for (const cache of ['thread', 'shared'] as const) {
+    it(`free(slot) twice (a double free) is refused and changes nothing, cache '${cache}' (was: the slot handed out twice; a hang with 'shared')`, () => {
+      const p = pool(cache);
+      const total = p.freeCount();
+      // Also after the slot went round the cache / central list and came back to another holder.
+      const s = p.alloc(8);
+      p.free(s);
+      const res = attempt(() => p.free(s), ['FuturePool'], [RangeError]);
+      expect(res.ok).toBe(false);
+      expect(p.freeCount()).toBe(total);
+      const got = new Set<number>();
+      for (let x = p.alloc(1); x !== -1; x = p.alloc(1)) {
+        expect(got.has(x)).toBe(false);
+        got.add(x);
+      }
+      expect(got.size).toBe(total);
+      for (const x of got) p.free(x);
+      expect(p.freeCount()).toBe(total);
+    });
+  }
 
-  it.fails('allocTier(bad tier) throws a RangeError naming FuturePool (now: allocTier(7) / allocTier(-1) throw an engine TypeError "Cannot read properties of undefined")', () => {
+  it('allocTier(bad tier) throws a RangeError/TypeError naming FuturePool (was: allocTier(7) / allocTier(-1) threw an engine TypeError "Cannot read properties of undefined")', () => {
     const p = pool('thread');
-    for (const t of [7, -1, NaN, 0.5]) attempt(() => p.allocTier(t), ['FuturePool']);
+    const before = p.freeCount();
+    for (const t of [7, 3, -1, NaN, 0.5, '0', null]) {
+      const res = attempt(() => p.allocTier(t as number), ['FuturePool'], [RangeError, TypeError]);
+      expect(res.ok).toBe(false);
+    }
+    expect(p.freeCount()).toBe(before);
   });
 });
