@@ -65,6 +65,7 @@ export function suitesWithoutData(dataDir: string, version: string, wanted: stri
 
 async function report(argv: string[]): Promise<number> {
   let run = true;
+  let suiteExit = 0; // a quick suite that failed makes the report command fail too, after writing
   let dataDir = path.join(ROOT, 'reports', 'data');
   let outFile = path.join(ROOT, 'reports', 'REPORT.md');
   for (let i = 0; i < argv.length; i++) {
@@ -84,6 +85,7 @@ async function report(argv: string[]): Promise<number> {
     let code = 0;
     for (const s of missing) for (const args of QUICK_REPORT_PLAN[s]) code = Math.max(code, await runSuites([...args, '--quick']));
     console.log(`quick suites finished in ${((performance.now() - t0) / 1000).toFixed(0)} s (exit ${code})`);
+    suiteExit = code;
   } else if (missing.length) {
     console.log(`parklot report: no data from ${missing.join(', ')} (--no-run): those claims will read "not measured"`);
   }
@@ -93,7 +95,8 @@ async function report(argv: string[]): Promise<number> {
     const v = c.status === 'measured' ? `${c.verdict}${c.quick ? ' (quick)' : ''}` : c.status;
     console.log(`  ${c.def.id.padEnd(4)} ${v}`);
   }
-  return 0;
+  if (suiteExit !== 0) console.error(`parklot report: a quick suite failed (exit ${suiteExit}); the report above lacks its data`);
+  return suiteExit;
 }
 
 export async function cli(argv: string[]): Promise<number> {

@@ -1,8 +1,8 @@
 // Bench runner CLI: `npm run bench -- [locks|family|task-list|pool …] [--quick|--full] [--filter substr]`.
 // With no suite named it runs every suite. The locks suite runs in this process (below); the
 // lock-family, task-list and pool suites have their own runners, which are spawned as they are
-// (`runSuites`). `--filter` selects scenarios by substring in every suite (family: by group
-// name); a suite with no matching scenario is skipped unless it was named explicitly.
+// (`runSuites`). `--filter` selects scenarios by substring of their names in every suite
+// (family: also `family/<group>`); a suite with no matching scenario is skipped unless it was named explicitly.
 //
 // The locks suite:
 // Runs each (scenario, variant, repetition) in a fresh `node --harmony-struct` process
@@ -25,6 +25,7 @@ import { locksSuite, MODES, type Mode, type Scenario } from './locks/suite.ts';
 import { formatScenario, summarize, type RawRun, type ScenarioSummary } from './locks/summary.ts';
 import { variantAvailable, VARIANT_INFO, type VariantName } from './locks/variants.ts';
 import { scenarios as taskListScenarios } from './task-list/scenarios.ts';
+import { GROUPS as FAMILY_SUITE, scenarioNames as familyScenarioNames } from './family/suite.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -111,6 +112,7 @@ function buildJobs(sc: Scenario, mode: Mode, reps: number, labels: string[]): Pl
           workInside: sc.workInside,
           workBetween: sc.workBetween,
           ...m.contended,
+          ...(sc.countAtomics ? { countAtomics: true } : {}),
         };
         estimateMs =
           250 + 90 * sc.threads + m.contended.warmupRuns * m.contended.warmupMs + m.contended.runs * m.contended.durationMs;
@@ -354,7 +356,7 @@ export const SUITE_RUNNERS: Record<string, string | null> = {
   pool: 'pool/run.ts',
 };
 /** Groups of bench/family/run.ts (its `--groups` values). */
-const FAMILY_GROUPS = ['rw', 'cv', 'semBatch', 'semWait', 'barrier'];
+const FAMILY_GROUPS = FAMILY_SUITE.map((g) => g.group);
 
 /** The suites present in this checkout (the pool runner may not exist yet). */
 export function availableSuites(): string[] {
@@ -418,12 +420,13 @@ export async function runSuites(argv: string[]): Promise<number> {
     }
     if (s === 'family') {
       if (filter) {
-        const groups = FAMILY_GROUPS.filter((g) => `family/${g}`.includes(filter) || filter.includes(g));
-        if (!groups.length) {
-          if (explicit) throw new Error(`no family group matches --filter ${filter} (groups: ${FAMILY_GROUPS.join(', ')})`);
+        // By scenario name (bench/family/suite.ts), or by `family/<group>`.
+        const match = familyScenarioNames().some((n) => n.includes(filter)) || FAMILY_GROUPS.some((g) => `family/${g}`.includes(filter));
+        if (!match) {
+          if (explicit) throw new Error(`no family scenario matches --filter ${filter} (names: bench/README.md; groups: ${FAMILY_GROUPS.join(', ')})`);
           continue;
         }
-        args.push('--groups', groups.join(','));
+        args.push('--filter', filter);
       }
     } else if (s === 'task-list') {
       // The task-list runner has no --full flag: full is its default.

@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   let onMsg: ((m: Msg) => void) | undefined;
   const ready: Promise<void>[] = [];
   for (let index = 0; index < n; index++) {
-    const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { index, ctl: ctlBuf, region: region.handle } });
+    const w = new Worker(new URL('./worker.ts', import.meta.url), {
+      // C3's metric is wake calls: count Atomics.wait/notify in the groups that test it.
+      workerData: { index, ctl: ctlBuf, region: region.handle, countAtomics: job.group === 'cv' || job.group === 'barrier' },
+    });
     workers.push(w);
     ready.push(new Promise((resolve) => w.once('message', () => resolve())));
     w.on('message', (m: Msg) => {
@@ -156,7 +159,13 @@ function computeMetrics(job: Job, point: Point, rs: WorkerResult[], elapsedMs: n
       const items = sum((r) => r.items);
       const produced = sum((r) => r.produced);
       if (Math.abs(produced - items) > (point.cap ?? 4)) throw new Error(`${job.variant}: produced ${produced} but consumed ${items}`);
-      return { itemsPerSec: perSec(items), waitsPerItem: items === 0 ? 0 : sum((r) => r.waits) / items };
+      const perItem = (x: number): number => (items === 0 ? 0 : x / items);
+      return {
+        itemsPerSec: perSec(items),
+        waitsPerItem: perItem(sum((r) => r.waits)),
+        wakeCallsPerItem: perItem(sum((r) => r.notifyCalls)),
+        wokenPerItem: perItem(sum((r) => r.notifyWoken)),
+      };
     }
     case 'semBatch':
       return { cyclesPerSec: perSec(ops), permitsPerSec: perSec(ops * (point.n ?? 1)) };
@@ -167,8 +176,16 @@ function computeMetrics(job: Job, point: Point, rs: WorkerResult[], elapsedMs: n
         acquireP99Ns: hist.quantile(0.99),
         parksPerOp: ops === 0 ? 0 : sum((r) => r.parks) / ops,
       };
-    case 'barrier':
-      return { gensPerSec: perSec(sum((r) => r.leaders)) };
+    case 'barrier': {
+      const gens = sum((r) => r.leaders);
+      const perGen = (x: number): number => (gens === 0 ? 0 : x / gens);
+      return {
+        gensPerSec: perSec(gens),
+        wakeCallsPerGen: perGen(sum((r) => r.notifyCalls)),
+        wokenPerGen: perGen(sum((r) => r.notifyWoken)),
+        parksPerGen: perGen(sum((r) => r.waitCalls)),
+      };
+    }
   }
 }
 

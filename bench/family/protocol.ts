@@ -50,6 +50,10 @@ export interface WorkerResult {
   waits?: number;
   parks?: number;
   leaders?: number;
+  /** Atomics.wait / Atomics.notify calls during the run, and waiters the notifies woke (cv, barrier). */
+  waitCalls?: number;
+  notifyCalls?: number;
+  notifyWoken?: number;
   hist?: HistogramData;
   sink: number;
 }

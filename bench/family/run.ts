@@ -1,4 +1,5 @@
-// Lock-family bench: `npx node bench/family/run.ts [--quick] [--groups rw,cv] [--reps n] [--out f]`.
+// Lock-family bench: `npx node bench/family/run.ts [--quick] [--groups rw,cv] [--filter s] [--reps n] [--out f]`.
+// Scenario definitions (groups, points, names, comparisons): bench/family/suite.ts.
 //
 // Groups, variants and the claims they test (design/claims.md):
 // - rw: RwLock at 1/2/4/8 threads × 50/90/99 % reads. parklot RwLock ('fair', 'readers' = C4's
@@ -24,101 +25,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootstrapRatioCI, mannWhitneyU, median, stabilityWarnings, verdict, type Claim, type VerdictResult } from '../lib/stats.ts';
+import { bootstrapRatioCI, mannWhitneyU, median, stabilityWarnings, verdict, type VerdictResult } from '../lib/stats.ts';
 import { RESULT_MARKER, type ChildOutput, type Group, type Job, type Point } from './protocol.ts';
+import { COMPARISONS, GROUPS, scenarioName } from './suite.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const CHILD = path.join(HERE, 'child.ts');
 
-interface GroupDef {
-  group: Group;
-  title: string;
-  variants: string[];
-  points: (quick: boolean) => Point[];
-  /** Metric printed in the medians table. */
-  headline: string;
-  describe: (p: Point) => string;
-}
-
-const RW_THREADS = [1, 2, 4, 8];
-const RW_READS = [50, 90, 99];
-
-const GROUPS: GroupDef[] = [
-  {
-    group: 'rw',
-    title: 'RwLock: ops/s (reads + writes), inside 10 / between 20 xorshift steps',
-    variants: ['parklot-fair', 'parklot-readers', 'parklot-writers', 'futex-rw', 'cpython-rw', 'mutex'],
-    points: () => RW_THREADS.flatMap((threads) => RW_READS.map((readPct) => ({ threads, readPct, inside: 10, between: 20 }))),
-    headline: 'opsPerSec',
-    describe: (p) => `${p.threads}T ${p.readPct}%r`,
-  },
-  {
-    group: 'cv',
-    title: 'Condvar producer/consumer (one condvar, notifyAll per item, buffer 4): items/s',
-    variants: ['requeue', 'wakeall'],
-    points: () => [1, 2, 4].map((k) => ({ threads: 2 * k, producers: k, cap: 4, inside: 0, between: 20 })),
-    headline: 'itemsPerSec',
-    describe: (p) => `${p.producers}P+${p.threads - (p.producers ?? 0)}C`,
-  },
-  {
-    group: 'semBatch',
-    title: 'Semaphore acquire/release of n permits (permits = threads × n): cycles/s',
-    variants: ['batched', 'single'],
-    points: () => [1, 2, 4].flatMap((threads) => [4, 16].map((n) => ({ threads, n, inside: 10, between: 20 }))),
-    headline: 'cyclesPerSec',
-    describe: (p) => `${p.threads}T n=${p.n}`,
-  },
-  {
-    group: 'semWait',
-    title: 'Semaphore waiting, acquire(1)/release(1), inside 50 / between 50: ops/s',
-    variants: ['adaptive', 'block'],
-    points: () => [2, 4, 8].flatMap((threads) => [1, 2].map((permits) => ({ threads, permits, inside: 50, between: 50 }))),
-    headline: 'opsPerSec',
-    describe: (p) => `${p.threads}T ${p.permits}p`,
-  },
-  {
-    group: 'barrier',
-    title: 'Barrier generations/s (between 20 steps)',
-    variants: ['parklot', 'parklot-nospin', 'futex', 'futex-spin'],
-    points: () => [2, 4, 8].map((threads) => ({ threads, inside: 0, between: 20 })),
-    headline: 'gensPerSec',
-    describe: (p) => `${p.threads} parties`,
-  },
-];
-
-/** A candidate/baseline comparison, per point where `where` holds. */
-interface ComparisonDef {
-  id: string;
-  group: Group;
-  candidate: string;
-  baseline: string;
-  metric: string;
-  claim: Claim | { notApplicable: string } | null;
-  where: (p: Point) => boolean;
-  note: string;
-}
-
-const COMPARISONS: ComparisonDef[] = [
-  { id: 'C4', group: 'rw', candidate: 'parklot-readers', baseline: 'cpython-rw', metric: 'readsPerSec', claim: { direction: 'higher-is-better', ratio: [1.03, 1.05] }, where: (p) => (p.readPct ?? 0) >= 90, note: 'reader-preferring wake vs write-preferring unlock-wakes-all, read-mostly' },
-  { id: 'C4-wait', group: 'rw', candidate: 'parklot-readers', baseline: 'cpython-rw', metric: 'writeWaitMaxNs', claim: null, where: (p) => (p.readPct ?? 0) >= 90 && p.threads > 1, note: 'what reader preference costs writers (max write wait)' },
-  { id: 'C4-fair', group: 'rw', candidate: 'parklot-fair', baseline: 'cpython-rw', metric: 'opsPerSec', claim: null, where: () => true, note: 'parklot default policy vs the CPython baseline' },
-  { id: 'L3', group: 'rw', candidate: 'parklot-fair', baseline: 'futex-rw', metric: 'opsPerSec', claim: { direction: 'higher-is-better', ratio: [0.944, 0.944] }, where: (p) => p.threads <= 2, note: 'parking-lot RW lock vs the standard futex RW lock at low contention (claimed 5.6 % slower)' },
-  { id: 'rw-futex', group: 'rw', candidate: 'parklot-fair', baseline: 'futex-rw', metric: 'opsPerSec', claim: null, where: (p) => p.threads > 2, note: 'same, contended' },
-  { id: 'rw-mutex', group: 'rw', candidate: 'parklot-fair', baseline: 'mutex', metric: 'opsPerSec', claim: null, where: () => true, note: 'RwLock vs one Mutex for everything' },
-  { id: 'C3-cv', group: 'cv', candidate: 'requeue', baseline: 'wakeall', metric: 'itemsPerSec', claim: { direction: 'higher-is-better' }, where: () => true, note: 'notifyAll requeue (one wake per unlock) vs wake every waiter' },
-  { id: 'C3-cv-waits', group: 'cv', candidate: 'requeue', baseline: 'wakeall', metric: 'waitsPerItem', claim: { direction: 'lower-is-better' }, where: () => true, note: 'wait() calls per item (futile wake-ups re-wait)' },
-  { id: 'C3-barrier', group: 'barrier', candidate: 'futex', baseline: 'parklot-nospin', metric: 'gensPerSec', claim: { direction: 'higher-is-better' }, where: () => true, note: 'one notify call for all (batched) vs one wake per waiter, no spinning' },
-  { id: 'C3-barrier-spin', group: 'barrier', candidate: 'futex-spin', baseline: 'parklot', metric: 'gensPerSec', claim: { direction: 'higher-is-better' }, where: () => true, note: 'same, both spinning 200 rounds when parties ≤ cores' },
-  { id: 'C11', group: 'semBatch', candidate: 'batched', baseline: 'single', metric: 'cyclesPerSec', claim: { direction: 'higher-is-better', ratio: [1.02, 1.05] }, where: () => true, note: 'acquire(n)/release(n) vs n × acquire(1)/release(1)' },
-  { id: 'C10', group: 'semWait', candidate: 'adaptive', baseline: 'block', metric: 'opsPerSec', claim: { direction: 'higher-is-better' }, where: () => true, note: 'spin then park vs park at once: throughput' },
-  { id: 'C10-p99', group: 'semWait', candidate: 'adaptive', baseline: 'block', metric: 'acquireP99Ns', claim: { direction: 'lower-is-better' }, where: () => true, note: 'same: p99 acquire latency' },
-  { id: 'C10-parks', group: 'semWait', candidate: 'adaptive', baseline: 'block', metric: 'parksPerOp', claim: { direction: 'lower-is-better' }, where: () => true, note: 'same: parks per acquire' },
-];
-
 interface Options {
   quick: boolean;
   groups: Group[];
+  /** Only points whose scenario name (or `family/<group>`) contains this. */
+  filter?: string;
   reps: number;
   out?: string;
   seed: number;
@@ -137,9 +56,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--full') o.quick = false;
     else if (a === '--groups') o.groups = val().split(',').filter(Boolean) as Group[];
     else if (a === '--reps') o.reps = Number(val());
+    else if (a === '--filter') o.filter = val();
     else if (a === '--out') o.out = val();
     else if (a === '--seed') o.seed = Number(val());
-    else throw new Error(`unknown argument ${a}\nusage: node bench/family/run.ts [--quick] [--groups rw,cv,semBatch,semWait,barrier] [--reps n] [--out file.json]`);
+    else throw new Error(`unknown argument ${a}\nusage: node bench/family/run.ts [--quick] [--groups rw,cv,semBatch,semWait,barrier] [--filter name] [--reps n] [--out file.json]`);
   }
   for (const g of o.groups) if (!GROUPS.some((d) => d.group === g)) throw new Error(`unknown group ${g}`);
   if (o.reps === 0) o.reps = o.quick ? 3 : 9;
@@ -173,6 +93,8 @@ interface Raw {
 interface ComparisonResult {
   id: string;
   group: Group;
+  /** Scenario name of the point (suite.ts scenarioName). */
+  scenario: string;
   point: Point;
   candidate: string;
   baseline: string;
@@ -196,6 +118,11 @@ const fmt = (x: number): string => {
   return x.toFixed(3);
 };
 
+function fmtDuration(ms: number): string {
+  const sec = Math.max(0, Math.round(ms / 1000));
+  return sec >= 60 ? `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, '0')}s` : `${sec}s`;
+}
+
 const samePoint = (a: Point, b: Point): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function samples(raw: Raw[], group: Group, variant: string, point: Point, metric: string): number[] {
@@ -212,7 +139,28 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const warmupMs = opts.quick ? 50 : 100;
   const runMs = opts.quick ? 120 : 300;
-  const groups = GROUPS.filter((g) => opts.groups.includes(g.group));
+  // Points of each selected group that match --filter (by scenario name or `family/<group>`).
+  const pointsOf = new Map<Group, Point[]>();
+  for (const g of GROUPS) {
+    if (!opts.groups.includes(g.group)) continue;
+    const f = opts.filter;
+    const pts = g.points(opts.quick).filter((p) => f === undefined || scenarioName(g.group, p).includes(f) || `family/${g.group}`.includes(f));
+    if (pts.length > 0) pointsOf.set(g.group, pts);
+  }
+  const groups = GROUPS.filter((g) => pointsOf.has(g.group));
+  if (groups.length === 0) throw new Error(`no family scenario matches --filter ${opts.filter}`);
+  const pts = (g: { group: Group }): Point[] => pointsOf.get(g.group)!;
+  /** What one process of the group measures, for the progress line. */
+  const label = (g: { group: Group }): string => {
+    const names = pts(g).map((p) => scenarioName(g.group, p));
+    return names.length === 1 ? names[0] : `${names[0]} … ${names[names.length - 1]} (${names.length} scenarios)`;
+  };
+  const totalJobs = opts.reps * groups.reduce((a, g) => a + g.variants.length, 0);
+  // Rough relative cost of one process (spawn + per point: warm-up + run + worker set-up).
+  const cost = (g: { group: Group }): number => 400 + pts(g).length * (warmupMs + runMs + 60);
+  const totalCost = opts.reps * groups.reduce((a, g) => a + g.variants.length * cost(g), 0);
+  let doneJobs = 0;
+  let doneCost = 0;
   const started = performance.now();
   const meta = {
     bench: 'family',
@@ -228,7 +176,7 @@ async function main(): Promise<void> {
       'rw times write() only (performance.now() around it, same in every variant); semWait times acquire(); ' +
       'statistics over processes: median, ratio of medians with 95 % percentile bootstrap CI (10000 resamples), Mann–Whitney U p.',
   };
-  process.stderr.write(`family bench${opts.quick ? ' (QUICK: 3 reps, short runs — indicative only)' : ''}: ${opts.reps} reps, ${meta.cpuModel}, ${meta.availableParallelism} cores, Node ${process.version}\n`);
+  process.stderr.write(`family bench${opts.quick ? ' (QUICK: short runs — indicative only)' : ''}: ${opts.reps} reps, ${meta.cpuModel}, ${meta.availableParallelism} cores, Node ${process.version}\n`);
   const raw: Raw[] = [];
   const failures: string[] = [];
   for (let rep = 0; rep < opts.reps; rep++) {
@@ -236,8 +184,14 @@ async function main(): Promise<void> {
       const n = g.variants.length;
       for (let k = 0; k < n; k++) {
         const variant = g.variants[(k + rep) % n];
-        const job: Job = { group: g.group, variant, points: g.points(opts.quick), warmupMs, runMs };
-        process.stderr.write(`  rep ${rep + 1}/${opts.reps} ${g.group}/${variant} … `);
+        const job: Job = { group: g.group, variant, points: pts(g), warmupMs, runMs };
+        // Progress: scenario, variant, repetition, time left (scaled by the measured pace).
+        const elapsed = performance.now() - started;
+        const left = doneCost > 0 ? ((totalCost - doneCost) * elapsed) / doneCost : totalCost;
+        process.stderr.write(
+          `[${String(doneJobs + 1).padStart(String(totalJobs).length)}/${totalJobs}] ${label(g)}  ${variant}  ` +
+            `rep ${rep + 1}/${opts.reps}  ~${fmtDuration(left)} left … `,
+        );
         const t0 = performance.now();
         try {
           raw.push({ rep, order: k, output: await runChild(job) });
@@ -246,6 +200,8 @@ async function main(): Promise<void> {
           failures.push((e as Error).message);
           process.stderr.write('FAILED\n');
         }
+        doneJobs++;
+        doneCost += cost(g);
       }
     }
   }
@@ -256,9 +212,9 @@ async function main(): Promise<void> {
   let seed = opts.seed;
   for (const g of groups) {
     lines.push('', `## ${g.title}${opts.quick ? '  [QUICK]' : ''}`, '');
-    const pts = g.points(opts.quick);
+    const gp = pts(g);
     lines.push(['point'.padEnd(14), ...g.variants.map((v) => v.padStart(16))].join(''));
-    for (const p of pts) {
+    for (const p of gp) {
       const row = [g.describe(p).padEnd(14)];
       for (const v of g.variants) {
         const xs = samples(raw, g.group, v, p, g.headline);
@@ -269,7 +225,7 @@ async function main(): Promise<void> {
     }
     for (const c of COMPARISONS.filter((x) => x.group === g.group)) {
       lines.push('', `${c.id}: ${c.candidate} / ${c.baseline}, ${c.metric} — ${c.note}`);
-      for (const p of pts.filter(c.where)) {
+      for (const p of gp.filter(c.where)) {
         const a = samples(raw, g.group, c.baseline, p, c.metric);
         const b = samples(raw, g.group, c.candidate, p, c.metric);
         if (a.length === 0 || b.length === 0 || !(median(a) > 0)) {
@@ -284,7 +240,7 @@ async function main(): Promise<void> {
         const mw = mannWhitneyU(b, a);
         const v = c.claim === null ? null : verdict(ci, c.claim);
         comparisons.push({
-          id: c.id, group: g.group, point: p, candidate: c.candidate, baseline: c.baseline, metric: c.metric, note: c.note,
+          id: c.id, group: g.group, scenario: scenarioName(g.group, p), point: p, candidate: c.candidate, baseline: c.baseline, metric: c.metric, note: c.note,
           candidateMedian: median(b), baselineMedian: median(a), ratio: ci.ratio, ciLow: ci.low, ciHigh: ci.high, p: mw.p, verdict: v,
         });
         lines.push(
@@ -305,7 +261,7 @@ async function main(): Promise<void> {
     file,
     `${JSON.stringify({
       meta: { ...meta, loadAvgAtEnd: os.loadavg(), durationMs: performance.now() - started, processes: raw.length + failures.length, failures },
-      suite: groups.map((g) => ({ group: g.group, title: g.title, variants: g.variants, points: g.points(opts.quick) })),
+      suite: groups.map((g) => ({ group: g.group, title: g.title, variants: g.variants, points: pts(g), scenarios: pts(g).map((p) => scenarioName(g.group, p)) })),
       comparisons,
       raw,
     }, null, 1)}\n`,

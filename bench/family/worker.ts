@@ -13,7 +13,12 @@
 // - semWait: acquire(1) (timed), work, release(1), work; counts parks.
 // - barrier: wait(); the generation's leader reads STOP into DECIDE; wait(); everyone reads DECIDE
 //   (so all workers stop after the same generation).
+// Wake calls (C3): when the child asks for it (`countAtomics`), every Atomics.wait / notify this
+// thread makes between its release (end of go()) and the end of its loop is counted, including
+// the mutex's and the parking lot's; the result carries the counts.
 
+// First import: counts Atomics.wait/notify calls when workerData.countAtomics (cv, barrier: C3).
+import { atomicsCounts, countsDelta, type AtomicsCounts } from '../lib/count-atomics.ts';
 import { availableParallelism } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogHistogram } from '../lib/histogram.ts';
@@ -26,7 +31,7 @@ import { Barrier } from '../../src/lock/barrier.ts';
 import { CPythonRwMutex, FutexBarrier, FutexRwLock, MutexAsRw, WakeAllCondvar, type BenchCondvar, type BenchRwLock } from './peers.ts';
 import { CTL, type RunMessage, type WorkerResult } from './protocol.ts';
 
-const init = workerData as { index: number; ctl: SharedArrayBuffer; region: RegionHandle };
+const init = workerData as { index: number; ctl: SharedArrayBuffer; region: RegionHandle; countAtomics: boolean };
 const ctl = new Int32Array(init.ctl);
 const region = SharedRegion.attach(init.region);
 const i32 = region.i32;
@@ -186,10 +191,14 @@ function runBarrier(m: RunMessage, gen: number, x: number): WorkerResult {
   return { index: m.index, gen, ops: led, leaders: led, sink: x };
 }
 
+/** Atomics call counts at this run's release (set by go()). */
+let countsAtGo: AtomicsCounts = atomicsCounts();
+
 /** Reports 'armed' and waits for the child's release of `gen`. */
 function go(gen: number): void {
   port.postMessage({ type: 'armed', index: init.index, gen });
   while (Atomics.load(ctl, CTL.GO) !== gen) Atomics.wait(ctl, CTL.GO, Atomics.load(ctl, CTL.GO), 50);
+  countsAtGo = atomicsCounts();
 }
 
 let sinkX = (init.index + 1) * 7919;
@@ -202,6 +211,12 @@ port.on('message', (m: RunMessage) => {
     else if (m.group === 'semBatch') res = runSemBatch(m, gen, sinkX);
     else if (m.group === 'semWait') res = runSemWait(m, gen, sinkX);
     else res = runBarrier(m, gen, sinkX);
+    if (init.countAtomics) {
+      const d = countsDelta(countsAtGo, atomicsCounts());
+      res.waitCalls = d.waitCalls;
+      res.notifyCalls = d.notifyCalls;
+      res.notifyWoken = d.notifyWoken;
+    }
     sinkX = res.sink;
     port.postMessage({ type: 'result', result: res });
   } catch (err) {

@@ -29,5 +29,10 @@ export type WorkerMessage =
       activeMs: number;
       wait: HistogramData;
       sink: number;
+      /** Atomics.wait / Atomics.notify calls in this run (0 unless the harness counts them). */
+      waitCalls: number;
+      notifyCalls: number;
+      /** Sum of Atomics.notify's return values (waiters woken). */
+      notifyWoken: number;
     }
   | { type: 'error'; index: number; message: string };

@@ -14,6 +14,8 @@
 // posts its result and only then bumps DONE, so the main thread's load of DONE orders every
 // counter write of this run before its check.
 
+// First import: installs the counting Atomics.wait/notify wrappers when workerData.countAtomics.
+import { atomicsCounts, countsDelta } from './count-atomics.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogHistogram } from './histogram.ts';
 import { attachVariant, type VariantInit } from '../locks/variants.ts';
@@ -27,6 +29,7 @@ interface WorkerConfig {
   workInside: number;
   workBetween: number;
   timeWaits: boolean;
+  countAtomics: boolean;
 }
 
 const cfg = workerData as WorkerConfig;
@@ -134,8 +137,10 @@ async function main(): Promise<void> {
     seen = gen;
     hist.reset();
     const started = performance.now();
+    const c0 = atomicsCounts();
     const r =
       attached.kind === 'pair' ? runPair(attached.lock, gen, hist, x) : runCallback(attached.lock, gen, hist, x);
+    const calls = countsDelta(c0, atomicsCounts());
     x = r.x;
     port!.postMessage({
       type: 'result',
@@ -145,6 +150,7 @@ async function main(): Promise<void> {
       activeMs: performance.now() - started,
       wait: hist.toJSON(),
       sink: x,
+      ...calls,
     } satisfies WorkerMessage);
     // Release edge for the main thread's correctness check: this RMW follows every plain
     // counter write of this run in program order; main reads DONE before the counter.

@@ -12,6 +12,17 @@
 //   ops the workers reported and throws LostUpdateError if they differ: a variant that loses
 //   an update fails loudly instead of producing a number.
 //
+// - Context switches: the main thread reads process.resourceUsage() (getrusage(RUSAGE_SELF):
+//   every thread of the process) just before the release store and again after the run's last
+//   DONE, so a run's delta covers the workers' loops plus a few switches that are not the lock's:
+//   the main thread's sleep through the run and its wake-ups for the result messages (about
+//   threads + 2), each worker's wake from and return to its GEN wait (2 per worker), and any
+//   V8 platform thread (GC, compiler) that ran meanwhile. Nothing is subtracted; with ≥ 10⁴
+//   operations per run that is below 0.1 % of an acquisition's share. Every variant has the same.
+// - `countAtomics: true` makes each worker count its Atomics.wait / Atomics.notify calls (and
+//   the waiters those notifies woke) during the run (bench/lib/count-atomics.ts); the worker's
+//   own GEN wait is outside the counted window.
+//
 // Invariants: one harness per lock; runs never overlap (run() awaits every worker's result and
 // DONE before returning); close() always ends every worker, also after an error.
 
@@ -47,6 +58,8 @@ export interface HarnessConfig {
   finishTimeoutMs?: number;
   /** How long one worker may take to start and attach the lock. @defaultValue 15000 */
   startTimeoutMs?: number;
+  /** Count every Atomics.wait / Atomics.notify the workers make in a run. @defaultValue false */
+  countAtomics?: boolean;
 }
 
 /** One timed run of all workers. */
@@ -67,6 +80,11 @@ export interface ContendedRun {
   waitMaxNs: number;
   /** Per worker: time between its wake-up and its last operation. */
   activeMsPerWorker: number[];
+  /** Voluntary / involuntary context switches of the whole process during the run (getrusage). */
+  voluntaryCtxSwitches: number;
+  involuntaryCtxSwitches: number;
+  /** Summed over workers; present when the harness counted Atomics calls (`countAtomics`). */
+  atomics?: { waitCalls: number; notifyCalls: number; notifyWoken: number };
 }
 
 type ResultMessage = Extract<WorkerMessage, { type: 'result' }>;
@@ -89,7 +107,7 @@ export class ContendedHarness {
 
   /** Spawns the workers and resolves once all of them have attached the lock. */
   static async start(config: HarnessConfig): Promise<ContendedHarness> {
-    const cfg: Required<HarnessConfig> = { timeWaits: true, finishTimeoutMs: 10_000, startTimeoutMs: 15_000, ...config };
+    const cfg: Required<HarnessConfig> = { timeWaits: true, finishTimeoutMs: 10_000, startTimeoutMs: 15_000, countAtomics: false, ...config };
     if (!Number.isInteger(cfg.threads) || cfg.threads < 1) throw new RangeError('threads must be ≥ 1');
     const ctlBuf = new SharedArrayBuffer(CTL_BYTES);
     const ctl = new Int32Array(ctlBuf);
@@ -110,6 +128,7 @@ export class ContendedHarness {
             workInside: cfg.workInside,
             workBetween: cfg.workBetween,
             timeWaits: cfg.timeWaits,
+            countAtomics: cfg.countAtomics,
           },
         });
         workers.push(w);
@@ -185,6 +204,7 @@ export class ContendedHarness {
     // ordered after their last writes by the DONE load that ended the previous run.
     const counterBefore = ctl[CTL.COUNTER];
     const doneBefore = Atomics.load(ctl, CTL.DONE);
+    const ru0 = process.resourceUsage();
     const t0 = performance.now();
     // Release edge: workers' load of GEN reads this store; notify wakes all sleepers.
     Atomics.store(ctl, CTL.GEN, gen);
@@ -213,6 +233,7 @@ export class ContendedHarness {
     while (Atomics.load(ctl, CTL.DONE) - doneBefore < n) {
       Atomics.wait(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE), 100);
     }
+    const ru1 = process.resourceUsage();
     trace(`run ${gen}: DONE observed`);
     const counterDelta = (ctl[CTL.COUNTER] - counterBefore) | 0;
     results.sort((a, b) => a.index - b.index);
@@ -241,6 +262,17 @@ export class ContendedHarness {
       waitP99Ns: wait.quantile(0.99),
       waitMaxNs: wait.maxNs,
       activeMsPerWorker: results.map((r) => r.activeMs),
+      voluntaryCtxSwitches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
+      involuntaryCtxSwitches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
+      ...(this.#cfg.countAtomics
+        ? {
+            atomics: {
+              waitCalls: results.reduce((a, r) => a + r.waitCalls, 0),
+              notifyCalls: results.reduce((a, r) => a + r.notifyCalls, 0),
+              notifyWoken: results.reduce((a, r) => a + r.notifyWoken, 0),
+            },
+          }
+        : {}),
     };
   }
 

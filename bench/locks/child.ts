@@ -36,6 +36,8 @@ export interface ContendedJob {
   warmupMs: number;
   runs: number;
   durationMs: number;
+  /** Count the workers' Atomics.wait/notify calls (bench/lib/count-atomics.ts). */
+  countAtomics?: boolean;
 }
 
 export type Job = UncontendedJob | ContendedJob;
@@ -146,6 +148,7 @@ async function contended(job: ContendedJob): Promise<ContendedResult> {
     warmupMs: job.warmupMs,
     runs: job.runs,
     durationMs: job.durationMs,
+    countAtomics: job.countAtomics === true,
   });
   const strip = ({ wait: _wait, ...rest }: ContendedRun): ContendedRunScalars => rest;
   const merged = new LogHistogram();

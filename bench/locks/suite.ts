@@ -24,13 +24,24 @@ export interface RatioTarget {
 }
 
 /** Per-process metrics a comparison can use. */
-export type Metric = 'opsPerSec' | 'waitMeanNs' | 'waitP99Ns';
+export type Metric =
+  | 'opsPerSec'
+  | 'waitMeanNs'
+  | 'waitP99Ns'
+  | 'volCtxSwitchesPerOp'
+  | 'involCtxSwitchesPerOp'
+  | 'parksPerOp'
+  | 'wakeCallsPerOp';
 
 /** Which way each metric improves. */
 export const METRIC_DIRECTION: Record<Metric, 'higher-is-better' | 'lower-is-better'> = {
   opsPerSec: 'higher-is-better',
   waitMeanNs: 'lower-is-better',
   waitP99Ns: 'lower-is-better',
+  volCtxSwitchesPerOp: 'lower-is-better',
+  involCtxSwitchesPerOp: 'lower-is-better',
+  parksPerOp: 'lower-is-better',
+  wakeCallsPerOp: 'lower-is-better',
 };
 
 export interface Comparison {
@@ -63,6 +74,11 @@ export interface ContendedScenario extends ScenarioBase {
   /** xorshift steps inside / between critical sections (1 step ≈ 1 ns). */
   workInside: number;
   workBetween: number;
+  /**
+   * Count the workers' Atomics.wait (parks) and Atomics.notify (wake) calls in every variant
+   * (bench/lib/count-atomics.ts): needed by C1's parks-per-acquisition metric.
+   */
+  countAtomics?: boolean;
   /** Fairness targets (design/README.md), checked on the candidate `parklot`. */
   fairness?: { maxWaitMs: number; minMaxRatio: number };
 }
@@ -167,9 +183,17 @@ export function locksSuite(): Scenario[] {
       },
       { candidate: 'parklot', baseline: 'parklot:spin=40' },
       { candidate: 'parklot', baseline: 'parklot:spin=0' },
+      // claims.md's other C1 metrics (secondary): context switches (getrusage deltas of the
+      // variant's own process around each measured run) and parks per acquisition.
+      { candidate: 'parklot', baseline: 'parklot:spin=40', metric: 'volCtxSwitchesPerOp' },
+      { candidate: 'parklot', baseline: 'parklot:spin=40', metric: 'involCtxSwitchesPerOp' },
+      { candidate: 'parklot', baseline: 'parklot:spin=40', metric: 'parksPerOp' },
+      { candidate: 'parklot', baseline: 'parklot:spin=0', metric: 'volCtxSwitchesPerOp' },
+      { candidate: 'parklot', baseline: 'parklot:spin=0', metric: 'parksPerOp' },
     ],
     threads: 8,
     ...CS_SIZES.short,
+    countAtomics: true,
   });
   // C2: dynamic fairness timeout (parklot default) against CPython's fixed 1 ms.
   out.push({

@@ -29,6 +29,13 @@ export interface ProcessMetrics {
   waitP99Ns?: number;
   waitMaxNs?: number;
   minMaxRatio?: number;
+  /** Context switches of the whole process per acquisition over the measured runs (getrusage). */
+  volCtxSwitchesPerOp?: number;
+  involCtxSwitchesPerOp?: number;
+  /** Atomics.wait calls per acquisition (scenarios with `countAtomics`). */
+  parksPerOp?: number;
+  /** Atomics.notify calls per acquisition (scenarios with `countAtomics`). */
+  wakeCallsPerOp?: number;
 }
 
 export function processMetrics(r: ChildResult): ProcessMetrics {
@@ -37,12 +44,22 @@ export function processMetrics(r: ChildResult): ProcessMetrics {
   let ms = 0;
   const hist = LogHistogram.from(r.wait);
   let perWorker: number[] = [];
+  // Data written before these counters existed lacks them: the metrics are then left out.
+  let vol: number | undefined = 0;
+  let invol: number | undefined = 0;
+  let waits: number | undefined = 0;
+  let notifies: number | undefined = 0;
   for (const run of r.runs) {
     ops += run.totalOps;
     ms += run.elapsedMs;
     perWorker = run.opsPerWorker.map((x, i) => x + (perWorker[i] ?? 0));
+    vol = run.voluntaryCtxSwitches === undefined || vol === undefined ? undefined : vol + run.voluntaryCtxSwitches;
+    invol = run.involuntaryCtxSwitches === undefined || invol === undefined ? undefined : invol + run.involuntaryCtxSwitches;
+    waits = run.atomics === undefined || waits === undefined ? undefined : waits + run.atomics.waitCalls;
+    notifies = run.atomics === undefined || notifies === undefined ? undefined : notifies + run.atomics.notifyCalls;
   }
   const most = Math.max(...perWorker);
+  const perOp = (x: number | undefined): number | undefined => (x === undefined || ops === 0 || r.runs.length === 0 ? undefined : x / ops);
   return {
     opsPerSec: (ops * 1000) / ms,
     waitMeanNs: hist.meanNs(),
@@ -50,6 +67,10 @@ export function processMetrics(r: ChildResult): ProcessMetrics {
     waitP99Ns: hist.quantile(0.99),
     waitMaxNs: hist.maxNs,
     minMaxRatio: most === 0 ? 0 : Math.min(...perWorker) / most,
+    volCtxSwitchesPerOp: perOp(vol),
+    involCtxSwitchesPerOp: perOp(invol),
+    parksPerOp: perOp(waits),
+    wakeCallsPerOp: perOp(notifies),
   };
 }
 
@@ -122,6 +143,10 @@ export function summarize(sc: Scenario, raw: RawRun[], skipped: string[], seed =
               waitP99Ns: medianOf(values, 'waitP99Ns'),
               waitMaxNs: medianOf(values, 'waitMaxNs'),
               minMaxRatio: medianOf(values, 'minMaxRatio'),
+              volCtxSwitchesPerOp: medianOf(values, 'volCtxSwitchesPerOp'),
+              involCtxSwitchesPerOp: medianOf(values, 'involCtxSwitchesPerOp'),
+              parksPerOp: medianOf(values, 'parksPerOp'),
+              wakeCallsPerOp: medianOf(values, 'wakeCallsPerOp'),
             };
       const maxes = values.map((x) => x.waitMaxNs).filter((x): x is number => x !== undefined);
       return {
@@ -200,13 +225,23 @@ export function fmtNs(ns: number | undefined): string {
   return `${ns.toFixed(0)} ns`;
 }
 
+const METRIC_LABEL: Record<Metric, string> = {
+  opsPerSec: 'ops/s',
+  waitMeanNs: 'mean wait',
+  waitP99Ns: 'p99 wait',
+  volCtxSwitchesPerOp: 'voluntary ctx switches/op',
+  involCtxSwitchesPerOp: 'involuntary ctx switches/op',
+  parksPerOp: 'parks/op',
+  wakeCallsPerOp: 'wake calls/op',
+};
+
 /** pyperf-style ratio text from the candidate's point of view ("1.52x faster", "1.20x lower mean wait"). */
 export function fmtRatio(c: ComparisonSummary): string {
   const dir = METRIC_DIRECTION[c.metric];
   const benefit = dir === 'higher-is-better' ? c.ratio : 1 / c.ratio;
   const how = (benefit >= 1 ? benefit : 1 / benefit).toFixed(2);
   if (c.metric === 'opsPerSec') return `${how}x ${benefit >= 1 ? 'faster' : 'slower'}`;
-  const name = c.metric === 'waitMeanNs' ? 'mean wait' : 'p99 wait';
+  const name = METRIC_LABEL[c.metric];
   return `${how}x ${benefit >= 1 ? 'lower' : 'higher'} ${name}`;
 }
 
@@ -248,6 +283,17 @@ export function formatScenario(sc: Scenario, s: ScenarioSummary, reps: number, m
         `  ${pad(v.label, 18)}${lpad(fmtOps(m.opsPerSec), 10)}${lpad(fmtNs(m.waitP50Ns), 11)}${lpad(fmtNs(m.waitP99Ns), 11)}` +
           `${lpad(fmtNs(m.waitMaxNs), 11)}${lpad(fmtNs(v.worstWaitMaxNs), 11)}${lpad((m.minMaxRatio ?? 0).toFixed(2), 12)}   ` +
           v.values.map((x) => fmtOps(x.opsPerSec)).join(' '),
+      );
+    }
+  }
+  if (sc.kind === 'contended' && sc.countAtomics) {
+    const f = (x: number | undefined): string => (x === undefined ? '–' : x.toPrecision(3));
+    for (const v of s.variants) {
+      if (!v.median) continue;
+      const m = v.median;
+      lines.push(
+        `  ${pad(v.label, 18)}per acquisition: voluntary ctx switches ${f(m.volCtxSwitchesPerOp)}, involuntary ` +
+          `${f(m.involCtxSwitchesPerOp)}, parks (Atomics.wait) ${f(m.parksPerOp)}, wake calls (Atomics.notify) ${f(m.wakeCallsPerOp)}`,
       );
     }
   }

@@ -13,6 +13,10 @@
  * - skewed:   burst of `n` tasks, 2 % of them 2 ms and the rest 20 µs (seeded order); tasks/s.
  * - priority: a backlog of `n` 50 µs low-priority tasks; meanwhile `high` priority-10 tasks are
  *             submitted one per ms; the value is their median latency in µs.
+ * - l6:       `loops` concurrent await-loops of the add task for `ms` on a pool of `threads` (8)
+ *             workers, so most completion rings are empty at any moment; the value is the empty
+ *             completion-source polls (rings, or signal words for 'signalled') per completed task,
+ *             from the pool's own counters; tasks/s goes in extra.
  * - l1:       consume `n` values already in an MpmcQueue, `await q.popAsync()` ('promise') vs
  *             `popReady(q)` ('ready'); ns per value.
  * - l5:       two threads doing alloc+free on one FuturePool, per-thread caches vs the shared
@@ -79,6 +83,35 @@ async function closed(pool: BenchPool, loops: number, ms: number): Promise<Child
   await phase(WARMUP_MS);
   const v = await phase(ms);
   return { value: v, unit: 'tasks/s', samples: [v], extra: { loops } };
+}
+
+async function l6(pool: BenchPool, loops: number, ms: number): Promise<ChildResult> {
+  const polls = (): { total: number; empty: number } => pool.info().polls as { total: number; empty: number };
+  await closed(pool, loops, WARMUP_MS); // warm-up (its own 1 s phase plus a short measured one, discarded)
+  const p0 = polls();
+  let done = 0;
+  let stop = false;
+  const loop = async (k: number): Promise<void> => {
+    for (let i = 0; !stop; i++) {
+      const r = await pool.run({ a: k, b: i });
+      if (r !== k + i) throw new Error('l6: wrong result');
+      done++;
+    }
+  };
+  const t0 = performance.now();
+  const all = Promise.all(Array.from({ length: loops }, (_, k) => loop(k)));
+  await new Promise((r) => setTimeout(r, ms));
+  stop = true;
+  await all;
+  const dt = performance.now() - t0;
+  const p1 = polls();
+  const emptyPerTask = (p1.empty - p0.empty) / done;
+  return {
+    value: emptyPerTask,
+    unit: 'empty polls/task',
+    samples: [emptyPerTask],
+    extra: { loops, tasks: done, tasksPerSec: (done / dt) * 1000, pollsPerTask: (p1.total - p0.total) / done },
+  };
 }
 
 async function latency(pool: BenchPool, ms: number): Promise<ChildResult> {
@@ -226,6 +259,7 @@ async function main(): Promise<void> {
         case 'cpu': res = await cpu(pool, p.n, p.stepsPerUs, p.reps); break;
         case 'skewed': res = await skewed(pool, p.n, p.stepsPerUs, p.reps); break;
         case 'priority': res = await priority(pool, p.n, p.high, p.stepsPerUs); break;
+        case 'l6': res = await l6(pool, p.loops, p.ms); break;
         default: throw new Error(`unknown scenario ${job.scenario}`);
       }
       res.extra.pool = pool.info();

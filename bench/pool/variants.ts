@@ -29,6 +29,8 @@ export const VARIANT_INFO: Record<string, string> = {
   'parklot:sync-wait': "parklot, idleWait 'sync' (parked workers block in Atomics.wait)",
   'parklot:async-wait': "parklot, idleWait 'async' (parked workers sleep in Atomics.waitAsync; waking them costs more)",
   'parklot:nospin': 'parklot, mainSpinUs 0 (the main thread always sleeps on its doorbell between completions)',
+  'parklot:poll=all': "parklot, completionPoll 'all': every drain and idle check polls every worker's completion ring (the L6 baseline)",
+  'parklot:poll=signalled': "parklot, completionPoll 'signalled': workers set a bit after pushing completions; the main thread drains only those rings (L6)",
   'piscina:sync:c1': "piscina 5.3.2 defaults: atomics 'sync', concurrentTasksPerWorker 1",
   'piscina:async:c1': "piscina, atomics 'async', concurrentTasksPerWorker 1",
   'piscina:disabled:c1': "piscina, atomics 'disabled', concurrentTasksPerWorker 1",
@@ -84,6 +86,8 @@ function parklot(variant: string, threads: number): BenchPool {
     case 'parklot:sync-wait': o.idleWait = 'sync'; break;
     case 'parklot:async-wait': o.idleWait = 'async'; break;
     case 'parklot:nospin': o.mainSpinUs = 0; break;
+    case 'parklot:poll=all': o.completionPoll = 'all'; break;
+    case 'parklot:poll=signalled': o.completionPoll = 'signalled'; break;
     default: throw new Error(`unknown parklot variant ${variant}`);
   }
   const p = new WorkerPool(o);
@@ -99,6 +103,7 @@ function parklot(variant: string, threads: number): BenchPool {
         latencyP50Us: s.latency.p50Us,
         latencyP99Us: s.latency.p99Us,
         payloadMessages: s.payloadMessages,
+        polls: s.polls,
         workers: s.workers.map((w) => ({ completed: w.completed, stolen: w.stolen, batches: w.batches, parks: w.parks, wakes: w.wakes, cap: w.cap, busyMs: Math.round(w.busyMs) })),
       };
     },

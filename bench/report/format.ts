@@ -46,8 +46,16 @@ export function metricName(metric: string): string {
     waitP99Ns: 'p99 wait',
     writeWaitMaxNs: 'writers\' max wait',
     acquireP99Ns: 'p99 acquire latency',
-    parksPerOp: 'parks per acquire',
     waitsPerItem: 'wait() calls per item',
+    volCtxSwitchesPerOp: 'voluntary context switches per acquisition',
+    involCtxSwitchesPerOp: 'involuntary context switches per acquisition',
+    parksPerOp: 'parks per acquisition',
+    wakeCallsPerOp: 'wake calls per acquisition',
+    wakeCallsPerItem: 'wake calls (Atomics.notify) per item',
+    wokenPerItem: 'threads woken per item',
+    wakeCallsPerGen: 'wake calls (Atomics.notify) per generation',
+    wokenPerGen: 'threads woken per generation',
+    parksPerGen: 'parks (Atomics.wait) per generation',
   };
   return names[metric] ?? metric;
 }

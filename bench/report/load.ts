@@ -10,6 +10,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Direction } from '../lib/stats.ts';
+import { canonicalId } from '../task-list/scenarios.ts';
+import { scenarioName as familyScenarioName } from '../family/suite.ts';
+import type { Point as FamilyPoint } from '../family/protocol.ts';
 import { directionOf, type Comparison, type FileMeta, type LoadedFile, type SuiteName, type VariantPoint } from './model.ts';
 
 type Json = Record<string, unknown>;
@@ -146,7 +149,15 @@ function loadFamily(file: string, d: Json): LoadedFile {
       samples.set(key, m);
     }
   }
-  for (const gRaw of arr(d.suite)) out.units.push(`family/${String(obj(gRaw).group)}`);
+  // Units are the scenario names of the points the file measured (bench/family/suite.ts), so a
+  // filtered run replaces only the scenarios it re-ran; older files get the names from the points.
+  for (const gRaw of arr(d.suite)) {
+    const g = obj(gRaw);
+    for (const p of arr(g.points)) {
+      const name = familyScenarioName(String(g.group), obj(p) as unknown as FamilyPoint);
+      if (!out.units.includes(name)) out.units.push(name);
+    }
+  }
   for (const cRaw of arr(d.comparisons)) {
     const c = obj(cRaw);
     const group = str(c.group) ?? '?';
@@ -158,11 +169,12 @@ function loadFamily(file: string, d: Json): LoadedFile {
     const get = (v: string): number[] => samples.get(`${group}|${v}|${pl}`)?.get(metric) ?? [];
     const params: Record<string, number | string> = {};
     for (const [k, v] of Object.entries(point)) if (typeof v === 'number' || typeof v === 'string') params[k] = v;
+    const scenario = familyScenarioName(group, point as unknown as FamilyPoint);
     out.comparisons.push({
       suite: 'family',
       file,
-      unit: `family/${group}`,
-      point: pl,
+      unit: scenario,
+      point: scenario,
       params,
       tag: str(c.id) ?? 'family',
       candidate,
@@ -180,13 +192,15 @@ function loadFamily(file: string, d: Json): LoadedFile {
 function loadTaskList(file: string, d: Json): LoadedFile {
   const meta = baseMeta('task-list', file, obj(d.meta));
   const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: arr(obj(d.meta).failures).map((f) => JSON.stringify(f)) };
+  // Ids, sets and baselines of older files are mapped to today's names (canonicalId).
+  const canon = (x: unknown): string | undefined => (typeof x === 'string' ? canonicalId(x) : undefined);
   const sums = arr(d.summaries).map(obj);
-  const byId = new Map(sums.map((s) => [str(s.id) ?? '', s]));
-  const specs = new Map(arr(d.scenarios).map(obj).map((s) => [str(s.id) ?? '', obj(s.spec)]));
+  const byId = new Map(sums.map((s) => [canon(s.id) ?? '', s]));
+  const specs = new Map(arr(d.scenarios).map(obj).map((s) => [canon(s.id) ?? '', obj(s.spec)]));
   const units = new Set<string>();
   for (const s of sums) {
-    const id = str(s.id) ?? '?';
-    const set = str(s.set) ?? id;
+    const id = canon(s.id) ?? '?';
+    const set = canon(s.set) ?? id;
     const group = str(s.group) ?? '?';
     units.add(`task-list/${set}`);
     const spec = specs.get(id) ?? {};
@@ -207,7 +221,7 @@ function loadTaskList(file: string, d: Json): LoadedFile {
         warnings: arr(s.warnings).map(String),
       });
     }
-    const baseId = str(s.baseline);
+    const baseId = canon(s.baseline);
     if (!baseId || baseId === id) continue;
     const base = byId.get(baseId);
     let tag = group;

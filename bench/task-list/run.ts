@@ -87,6 +87,11 @@ function runChild(s: Scenario): Promise<{ value: number; runs: number[] } | { er
   });
 }
 
+function fmtDuration(ms: number): string {
+  const sec = Math.max(0, Math.round(ms / 1000));
+  return sec >= 60 ? `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, '0')}s` : `${sec}s`;
+}
+
 const fmt = (v: number, unit: string): string =>
   unit === 'pairs/s' ? `${(v / 1e6).toFixed(2)} M/s` : v >= 1000 ? `${(v / 1000).toFixed(2)} µs` : `${v.toFixed(1)} ns`;
 
@@ -111,10 +116,20 @@ async function main(): Promise<number> {
   const raw: { id: string; rep: number; value?: number; runs?: number[]; error?: string }[] = [];
   const failures: string[] = [];
   const started = performance.now();
+  const total = opts.reps * list.length;
+  let done = 0;
   for (let rep = 0; rep < opts.reps; rep++) {
     for (let k = 0; k < list.length; k++) {
       const s = list[(k + rep) % list.length]!;
+      // Progress: scenario (set), variant, repetition, time left (from the pace so far).
+      const elapsed = performance.now() - started;
+      // Before the first process ends: a nominal 1.5 s per process.
+      const left = done > 0 ? (elapsed / done) * (total - done) : 1500 * total;
+      process.stderr.write(
+        `[${String(done + 1).padStart(String(total).length)}/${total}] ${s.set}  ${s.variant}  rep ${rep + 1}/${opts.reps}  ~${fmtDuration(left)} left\n`,
+      );
       const r = await runChild(s);
+      done++;
       if ('error' in r) {
         failures.push(`${s.id} rep ${rep}: ${r.error}`);
         raw.push({ id: s.id, rep, error: r.error });
