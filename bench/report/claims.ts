@@ -249,7 +249,7 @@ export const CLAIMS: ClaimDef[] = [
     suite: 'pool',
     primary: poolPrimary('L6'),
     secondary: poolSecondary('L6'),
-    setup: 'LIFO slot / "last ready queue first" in the pool.',
+    setup: "WorkerPool's main thread collecting completions from 8 workers' completion rings: `completionPoll: 'signalled'` (each worker sets its bit in a shared bitmap after pushing completions; only those rings are drained) vs `'all'` (every ring scanned on every drain). Metric: empty ring polls per task (tasks/s alongside). A LIFO slot for newly spawned tasks does not apply: pool tasks do not spawn tasks.",
   },
   {
     id: 'L7',
