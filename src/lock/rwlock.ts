@@ -71,25 +71,24 @@
  * (readers are anonymous counts) — use the timed or async forms, or upgradableRead().
  *
  * Owner death (robust, glibc-style; POSIX has no robust rwlocks, so the reader semantics are ours):
- * - Who holds WRITER/UPGRADABLE: the OWNER word (threadId + 1), plus, for the window between the
- *   acquiring CAS and the owner-word store, the thread's PENDING word in the region's thread table
- *   (Linux robust futexes' `list_op_pending`): a thread stores this lock's offset + 1 there (plain
- *   store) before every CAS that may take WRITER/UPGRADABLE and before it clears the owner word to
- *   release, and 0 after a failed CAS or the release. A hand-off writes the exclusive taker's owner
- *   word itself, under the bucket lock, before the state store. So a held bit is always attributed:
- *   owner word ≠ 0 names the holder; owner word 0 means the holder's PENDING word names this lock.
- *   Edges: the PENDING store is sequenced before the acquiring CAS, which anyone reading the state
- *   word afterwards synchronizes with; a dead thread's writes all happen before its death mark
- *   (the thread stopped before its exit event), which the checker reads first.
+ * - Who holds WRITER/UPGRADABLE: the OWNER word (threadId + 1). The holder stores its id (plain
+ *   store) just after its acquiring CAS and clears it just before its releasing CAS/store; a
+ *   hand-off writes the exclusive taker's id itself, under the bucket lock, before the state store.
+ *   So a non-zero owner word always names the thread whose share is in the state word.
  * - exclusiveHolder() (slow paths only, and only once some thread of the region died — one load
- *   otherwise): owner word ≠ 0 → dead iff that thread is marked dead; owner word 0 → dead iff some
- *   dead thread's PENDING names the lock and no live thread's does (a live one may be the holder in
- *   its window: "unknown", so the waiter parks in 5 ms slices and re-checks — the issue's "check the
- *   owner's liveness when the park times out"). PENDING is read before the owner word: a holder
- *   stores its owner word before it moves its PENDING word on. This relies on its two plain stores
- *   becoming visible in order (x86 TSO; on a weakly ordered CPU a stale PENDING of a thread that
- *   died in the one-instruction window after a release, racing a live holder's window, could be
- *   misattributed — documented, not fixed, to keep the fast path free of fences).
+ *   otherwise): owner word ≠ 0 → the holder is dead iff that thread is marked dead; owner word 0
+ *   with the bits set → "unknown" (a live holder in its two-instruction window), and the waiter
+ *   parks in 5 ms slices and re-checks (the issue's "check the owner's liveness when the park
+ *   times out").
+ * - NOT covered: a thread that dies inside that window — after its acquiring CAS and before its
+ *   owner-word store, or after clearing it and before its release — leaves a share nobody can
+ *   attribute: waiters then wait until their timeouts (untimed waits re-check every 5 ms forever).
+ *   Mutex has no such window (its owner id is in the lock word, set by the same CAS); the RwLock's
+ *   27-bit reader count leaves no room for it. An earlier version attributed the window through a
+ *   per-thread "pending operation" word (Linux robust futexes' list_op_pending); the chaos soak
+ *   and then the SPIN model verify/rwlock-robust.pml showed that a stale pending word lets a
+ *   waiter "take over" a lock a live thread holds (two writers inside), and no ordering of the
+ *   reads fixed it in the model, so safety won: the window is documented instead.
  * - Take-over: CAS on the OWNER word from the dead holder's value to `me | OW_INCONSISTENT`; the
  *   winner holds the dead share as it is in the state word (the state is not touched). A writer
  *   then turns a dead UPGRADABLE share into WRITER and drains readers (timed forms: on timeout the
@@ -129,7 +128,7 @@ import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
-import { PENDING_DEAD, PENDING_LIVE, type ThreadTable } from '../parking/threads.ts';
+import type { ThreadTable } from '../parking/threads.ts';
 import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
 import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
 import { checkDeadlock, TOKEN_HANDOFF, TOKEN_NORMAL, WAIT_RWLOCK } from './mutex.ts';
@@ -330,14 +329,9 @@ export class RwLock {
   private readonly policy: number;
   private readonly spin: number;
   private readonly threads: ThreadTable;
-  /** Word index of this thread's PENDING word, and the value naming this lock (offset + 1). */
-  private readonly pendIdx: number;
-  private readonly pendVal: number;
   /** Set just before each park: whether it is a liveness slice (validate then tolerates an undecided holder). */
   private slicing = false;
   private cachedHandle: RwLockHandle | undefined;
-  /** The dead holder's owner-word value a successful claim() took over (unclaim() restores it). */
-  private claimedFrom = 0;
 
   constructor(opts: RwLockOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new RwLock(opts): opts must be an object');
@@ -367,8 +361,6 @@ export class RwLock {
     if (threadId + 1 >= OW_INCONSISTENT) throw new RangeError(`RwLock: threadId ${threadId} does not fit in the owner word`);
     this.me = threadId + 1;
     this.threads = this.region.threads;
-    this.pendIdx = this.threads.pendingWord(threadId);
-    this.pendVal = this.offset + 1;
   }
 
   /** Attaches to an RwLock from its handle (e.g. received from another thread). */
@@ -441,57 +433,35 @@ export class RwLock {
 
   /**
    * Robust slow-path check: who holds the WRITER/UPGRADABLE bits of `take` now? Returns the owner
-   * word of a holder known to be dead (≥ 0; 0 when it died between its acquiring CAS and its
-   * owner-word store), H_ALIVE, or H_UNKNOWN (a live thread may be in that window: re-check soon).
+   * word of a holder known to be dead (> 0), H_ALIVE, or H_UNKNOWN (owner word 0 with the bits set:
+   * a holder between its acquiring CAS and its owner-word store, or between clearing it and its
+   * release — or one that died there, which cannot be attributed: see the header; re-check soon).
    * One load when no thread of the region ever died.
    */
   private exclusiveHolder(take: number): number {
     if (take === TAKE_NONE || !this.threads.anyDeaths()) return H_ALIVE;
     const s = Atomics.load(this.i32, this.idx);
     if ((s & take) === 0) return H_ALIVE;
-    // PENDING words first, then the owner word: a holder stores its owner word before it moves its
-    // PENDING word on (program order; see the header), so a moved-on holder's id is seen below.
-    const c = this.threads.pendingCandidates(this.pendVal);
     const o = Atomics.load(this.i32, this.ownIdx);
     if (o === OW_NOT_RECOVERABLE) return H_ALIVE;
-    if (o !== 0) return this.threads.isDead((o & ~OW_INCONSISTENT) - 1) ? o : H_ALIVE;
-    if ((c & PENDING_LIVE) !== 0 || (c & PENDING_DEAD) === 0) return H_UNKNOWN;
-    return 0;
+    if (o === 0) return H_UNKNOWN;
+    return this.threads.isDead((o & ~OW_INCONSISTENT) - 1) ? o : H_ALIVE;
   }
 
   /**
-   * Claims the owner word from a dead holder (`o` as exclusiveHolder returned it). Whoever wins the
-   * CAS holds the dead share. For `o === 0` (attributed through a dead PENDING word) the claim is
-   * re-validated after the CAS, because that attribution can be stale: a thread that died just after
-   * its release, before it cleared PENDING, leaves a dead PENDING behind while live threads come
-   * and go. The claim stands only if, after it, the `take` bits are still set, no live thread's
-   * PENDING names the lock (live holders keep theirs set for their whole hold; hand-off holders
-   * have a non-zero owner word, which the 0 → me CAS excludes) and the owner word is still ours
-   * (a hand-off's owner store would have overwritten it). Otherwise the CAS is undone and the
-   * caller goes on waiting. A successful claim clears the dead PENDING words naming the lock.
+   * Claims the owner word from a dead holder (`o` > 0, as exclusiveHolder returned it). Whoever wins
+   * the CAS holds the dead share. Sound because a non-zero owner word is written only by (or, for a
+   * hand-off, for) the thread the share belongs to, after it owns the bits, and cleared by that
+   * thread before it releases them: a dead thread's id there means the share is still its own.
    */
-  private claim(o: number, take: number): boolean {
-    const mine = this.me | OW_INCONSISTENT;
+  private claim(o: number): boolean {
     // Acquire edge: the dead holder's writes happened before its death mark, which we read.
-    if (Atomics.compareExchange(this.i32, this.ownIdx, o, mine) !== o) return false;
-    if (o === 0) {
-      const s = Atomics.load(this.i32, this.idx);
-      const live = (this.threads.pendingCandidates(this.pendVal) & PENDING_LIVE) !== 0;
-      if ((s & take) === 0 || live || Atomics.load(this.i32, this.ownIdx) !== mine) {
-        Atomics.compareExchange(this.i32, this.ownIdx, mine, 0);
-        return false;
-      }
-    }
-    const dead = this.threads.clearDeadPending(this.pendVal);
-    // What unclaim() gives back: the dead holder named by its owner word from now on.
-    this.claimedFrom = o !== 0 ? o : dead >= 0 ? dead + 1 : 0;
-    return true;
+    return Atomics.compareExchange(this.i32, this.ownIdx, o, this.me | OW_INCONSISTENT) === o;
   }
 
   /** Gives a claimed share back to the dead holder (a timed take-over that could not finish). */
-  private unclaim(_o: number): void {
-    // Named by the owner word (its PENDING was cleared by claim()), so the next writer takes it over.
-    Atomics.compareExchange(this.i32, this.ownIdx, this.me | OW_INCONSISTENT, this.claimedFrom);
+  private unclaim(o: number): void {
+    Atomics.compareExchange(this.i32, this.ownIdx, this.me | OW_INCONSISTENT, o);
   }
 
   // ------------------------------------------------------------------ admission rules
@@ -522,10 +492,8 @@ export class RwLock {
   private readonly tryWriterBit = (): boolean => {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
-    i32[this.pendIdx] = this.pendVal; // robust window (header): before the acquiring CAS
     for (;;) {
       if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) {
-        i32[this.pendIdx] = 0;
         return false;
       }
       // Acquire edge (for the part of the lock already free).
@@ -538,10 +506,8 @@ export class RwLock {
   private readonly tryUpgradableLoop = (): boolean => {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
-    i32[this.pendIdx] = this.pendVal; // robust window (header): before the acquiring CAS
     for (let i = 0; ; i++) {
       if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0 || s >>> READER_SHIFT >= MAX_READERS) {
-        i32[this.pendIdx] = 0;
         if ((s & (RW_WRITER | RW_UPGRADABLE)) !== 0) return false;
         throw new RangeError(`RwLock: too many readers (max ${MAX_READERS})`);
       }
@@ -705,14 +671,11 @@ export class RwLock {
   /** Acquires the exclusive lock, blocking this thread. */
   write(): void {
     const i32 = this.i32;
-    // Plain store (robust window, see the header): names this lock before the acquiring CAS.
-    i32[this.pendIdx] = this.pendVal;
     // Acquire edge: reads the last releasing write.
     if (Atomics.compareExchange(i32, this.idx, 0, RW_WRITER) === 0) {
       i32[this.ownIdx] = this.me; // setOwner(), inlined
       return;
     }
-    i32[this.pendIdx] = 0;
     this.writeSlow(Infinity);
   }
 
@@ -720,7 +683,6 @@ export class RwLock {
   tryWrite(): boolean {
     const i32 = this.i32;
     let s = Atomics.load(i32, this.idx);
-    i32[this.pendIdx] = this.pendVal;
     for (;;) {
       // Free except possibly PARKED (the parked threads are still woken at unlock).
       if ((s & ~RW_PARKED) !== 0) break;
@@ -731,11 +693,10 @@ export class RwLock {
       }
       s = seen;
     }
-    i32[this.pendIdx] = 0;
     this.throwIfNotRecoverable();
     const h = this.exclusiveHolder(TAKE_ANY);
     // A dead holder: take over only if that completes at once (no other reader to drain).
-    if (h >= 0 && this.claim(h, TAKE_ANY)) {
+    if (h >= 0 && this.claim(h)) {
       if (this.tryFinishWriteTakeOver()) throw new OwnerDiedError();
       this.unclaim(h);
     }
@@ -769,12 +730,10 @@ export class RwLock {
   async writeAsync(opts: WaitAsyncOptions = {}): Promise<void> {
     checkWaitOpts('RwLock.writeAsync', opts);
     const i32 = this.i32;
-    i32[this.pendIdx] = this.pendVal;
     if (Atomics.compareExchange(i32, this.idx, 0, RW_WRITER) === 0) {
       this.setOwner();
       return;
     }
-    i32[this.pendIdx] = 0;
     const start = nowMs();
     const r = await this.lockCommonAsync('writeAsync', opts, TOKEN_EXCLUSIVE, this.tryWriterBit, this.validateExclusive, TAKE_ANY, start);
     if (r < 0) {
@@ -829,12 +788,11 @@ export class RwLock {
       this.unlockExclusiveOwnerSlow('writeUnlock', false);
       return;
     }
-    // Plain stores (robust window, see the header): PENDING names this lock until the release.
-    i32[this.pendIdx] = this.pendVal;
+    // Plain store, before the release: a non-zero owner word always names a thread whose share is
+    // still in the state word (the robust attribution, see the header).
     i32[this.ownIdx] = 0; // clearOwner(), inlined
     // Release edge: the next acquirer's CAS reads this write.
     if (Atomics.compareExchange(i32, this.idx, RW_WRITER, 0) !== RW_WRITER) this.unlockExclusiveSlow(false, 'writeUnlock');
-    i32[this.pendIdx] = 0;
   }
 
   /** Releases the exclusive lock and hands it directly to the queued threads, if any. */
@@ -844,10 +802,8 @@ export class RwLock {
       this.unlockExclusiveOwnerSlow('writeUnlockFair', true);
       return;
     }
-    i32[this.pendIdx] = this.pendVal;
     this.clearOwner();
     if (Atomics.compareExchange(i32, this.idx, RW_WRITER, 0) !== RW_WRITER) this.unlockExclusiveSlow(true, 'writeUnlockFair');
-    i32[this.pendIdx] = 0;
   }
 
   /** writeUnlock when the owner word is not plainly ours: inconsistent (→ not recoverable), not recoverable, or misuse. */
@@ -869,7 +825,6 @@ export class RwLock {
    */
   private makeNotRecoverable(): void {
     Atomics.store(this.i32, this.ownIdx, OW_NOT_RECOVERABLE);
-    this.i32[this.pendIdx] = 0;
     this.region.lot.unparkAll(this.offset);
   }
 
@@ -890,7 +845,6 @@ export class RwLock {
     if ((s & RW_WRITER) === 0 || s >>> READER_SHIFT !== 0) {
       // We hold UPGRADABLE, not WRITER: put our id back (only we write it) and refuse.
       this.setOwner();
-      this.i32[this.pendIdx] = 0;
       this.checkWriteHeld(what);
     }
     this.wakeParked(0, (acc, r, w) => {
@@ -928,7 +882,7 @@ export class RwLock {
     if (!this.tryUpgradableLoop()) {
       this.throwIfNotRecoverable();
       const h = this.exclusiveHolder(TAKE_UPGRADABLE);
-      if (h >= 0 && this.claim(h, TAKE_UPGRADABLE)) throw new OwnerDiedError();
+      if (h >= 0 && this.claim(h)) throw new OwnerDiedError();
       return false;
     }
     this.setOwner();
@@ -990,14 +944,12 @@ export class RwLock {
       this.makeNotRecoverable();
       return;
     }
-    i32[this.pendIdx] = this.pendVal; // robust window: until the release below
     this.clearOwner();
     let s = Atomics.load(i32, this.idx);
     while ((s & RW_PARKED) === 0) {
       // Release edge, as readUnlock.
       const seen = Atomics.compareExchange(i32, this.idx, s, s - (RW_ONE_READER | RW_UPGRADABLE));
       if (seen === s) {
-        i32[this.pendIdx] = 0;
         return;
       }
       s = seen;
@@ -1016,7 +968,6 @@ export class RwLock {
         cur = seen;
       }
     });
-    i32[this.pendIdx] = 0;
   }
 
   /** Turns the upgradable lock into the write lock, waiting for the other readers to leave. */
@@ -1063,11 +1014,9 @@ export class RwLock {
   downgrade(): void {
     this.checkWriteHeld('downgrade');
     this.checkConsistent('downgrade');
-    this.i32[this.pendIdx] = this.pendVal; // robust window: until the release below
     this.clearOwner();
     // Release edge for the readers we admit.
     const old = Atomics.add(this.i32, this.idx, RW_ONE_READER - RW_WRITER);
-    this.i32[this.pendIdx] = 0;
     if ((old & RW_PARKED) !== 0) this.wakeParked(RW_ONE_READER, this.clearParkedIfNoMore);
   }
 
@@ -1083,10 +1032,8 @@ export class RwLock {
   downgradeUpgradable(): void {
     this.checkUpgradableHeld('downgradeUpgradable');
     this.checkConsistent('downgradeUpgradable');
-    this.i32[this.pendIdx] = this.pendVal; // robust window: until the release below
     this.clearOwner();
     const old = Atomics.sub(this.i32, this.idx, RW_UPGRADABLE);
-    this.i32[this.pendIdx] = 0;
     if ((old & RW_PARKED) !== 0) this.wakeParked(RW_ONE_READER, this.clearParkedIfNoMore);
   }
 
@@ -1185,7 +1132,7 @@ export class RwLock {
         this.throwIfNotRecoverable();
         const h = this.exclusiveHolder(take);
         if (h >= 0) {
-          if (this.claim(h, take)) return -(h + 1);
+          if (this.claim(h)) return -(h + 1);
           continue;
         }
         slice = h === H_UNKNOWN;
@@ -1249,7 +1196,7 @@ export class RwLock {
         this.throwIfNotRecoverable();
         const h = this.exclusiveHolder(take);
         if (h >= 0) {
-          if (this.claim(h, take)) return -(h + 1);
+          if (this.claim(h)) return -(h + 1);
           continue;
         }
         slice = h === H_UNKNOWN;
@@ -1366,7 +1313,6 @@ export class RwLock {
       return;
     }
     if (prev === 0) {
-      i32[this.pendIdx] = this.pendVal; // robust window: until the release below
       this.clearOwner();
     }
     let s = Atomics.load(i32, this.idx);
@@ -1376,7 +1322,6 @@ export class RwLock {
       if (seen === s) break;
       s = seen;
     }
-    i32[this.pendIdx] = 0;
     if ((s & RW_PARKED) !== 0) this.wakeParked(prev, this.clearParkedIfNoMore);
   }
 
@@ -1449,19 +1394,13 @@ export class RwLock {
   }
 }
 
-// When a thread dies, wake the waiters of every RwLock whose WRITER/UPGRADABLE it held (by owner
-// word, or by its PENDING word if it died before storing the owner word): each re-checks, and a
-// writer (or, for a dead upgradable holder, an upgrader) takes the share over with OwnerDiedError.
-// Runs after the thread was marked dead (see validateExclusive).
+// When a thread dies, wake the waiters of every RwLock whose WRITER/UPGRADABLE share it held (its
+// id in the owner word): each re-checks, and a writer (or, for a dead upgradable holder, an
+// upgrader) takes the share over with OwnerDiedError. Runs after the thread was marked dead.
 onOwnerDeath('RwLock', (region, offset, tid) => {
   const i32 = region.i32;
   const s = Atomics.load(i32, (offset >> 2) + W_STATE);
+  if ((s & (RW_WRITER | RW_UPGRADABLE)) === 0 || (s & RW_PARKED) === 0) return;
   const o = Atomics.load(i32, (offset >> 2) + W_OWNER);
-  const held = (s & (RW_WRITER | RW_UPGRADABLE)) !== 0 &&
-    (o > 0 ? (o & ~OW_INCONSISTENT) === tid + 1 : o === 0 && region.threads.pendingOf(tid) === offset + 1);
-  // A dead PENDING word naming a lock it does not hold is stale: it died inside its acquiring CAS
-  // window before the CAS, or just after a release. Clear it so it can never blame a later
-  // holder's window on the dead thread. (o === 0 with the bits set stays: it may be the holder.)
-  if (!held && !((s & (RW_WRITER | RW_UPGRADABLE)) !== 0 && o === 0)) region.threads.clearPendingOf(tid, offset + 1);
-  if (held && (s & RW_PARKED) !== 0) region.lot.unparkAll(offset);
+  if (o > 0 && (o & ~OW_INCONSISTENT) === tid + 1) region.lot.unparkAll(offset);
 });

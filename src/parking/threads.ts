@@ -9,11 +9,7 @@
  * | 0    | threadId + 1 (0 = empty slot; claimed once by CAS, never released)      |
  * | 1    | TS_ALIVE or TS_DEAD                                                     |
  * | 2    | byte offset + 1 of the lock this thread is parked on (0 = none; debug)  |
- * | 3    | PENDING: byte offset + 1 of the RwLock whose WRITER/UPGRADABLE bit this    |
- * |      | thread is acquiring or releasing, or holds before/after its owner word says so |
- * |      | (0 = none). Written only by the thread itself, with plain stores (rwlock.ts    |
- * |      | explains the edges); read by others only to attribute a held bit to a thread   |
- * |      | that died between its acquiring CAS and its owner-word store.                 |
+ * | 3    | reserved (was an RwLock "pending operation" word; see rwlock.ts, Owner death)  |
  *
  * Invariants
  * - A slot's key is written once (CAS 0 → tid+1) and never changes, so a probe that finds a key
@@ -29,10 +25,6 @@ export const TS_DEAD = 2;
 const T_KEY = 0;
 const T_STATE = 1;
 const T_WAITING = 2;
-const T_PENDING = 3;
-/** pendingCandidates() bits: some dead / some live thread's PENDING word names the lock. */
-export const PENDING_DEAD = 1;
-export const PENDING_LIVE = 2;
 
 export class ThreadTable {
   private readonly h: Int32Array;
@@ -98,55 +90,6 @@ export class ThreadTable {
   /** Whether any thread of the region ever died (one load; the robust slow paths start here). */
   anyDeaths(): boolean {
     return Atomics.load(this.h, HOT_DEATHS) !== 0;
-  }
-
-  /** Word index of `tid`'s PENDING word (created if absent); its thread writes it with plain stores. */
-  pendingWord(tid: number): number {
-    return this.slot(tid, true) + T_PENDING;
-  }
-
-  /**
-   * Which threads' PENDING word equals `value` (an RwLock's offset + 1): PENDING_DEAD if a dead
-   * thread's does, PENDING_LIVE if a live one's does (both bits possible). Scans every record.
-   */
-  pendingCandidates(value: number): number {
-    const h = this.h;
-    let out = 0;
-    for (let n = 0, at = this.t0; n < this.count; n++, at += THREAD_WORDS) {
-      if (Atomics.load(h, at + T_KEY) === 0 || Atomics.load(h, at + T_PENDING) !== value) continue;
-      out |= Atomics.load(h, at + T_STATE) === TS_DEAD ? PENDING_DEAD : PENDING_LIVE;
-    }
-    return out;
-  }
-
-  /**
-   * Clears every dead thread's PENDING word that equals `value` and returns the threadId of one
-   * of them (-1 if none). Called by the thread that took over the lock those words name: from then
-   * on they are stale (the dead hold was transferred), and a stale dead PENDING must never blame
-   * a later holder's window on the dead thread. A dead thread never writes its word again, so the
-   * CAS only races other take-over bookkeeping, which writes the same 0.
-   */
-  clearDeadPending(value: number): number {
-    const h = this.h;
-    let tid = -1;
-    for (let n = 0, at = this.t0; n < this.count; n++, at += THREAD_WORDS) {
-      const key = Atomics.load(h, at + T_KEY);
-      if (key === 0 || Atomics.load(h, at + T_STATE) !== TS_DEAD) continue;
-      if (Atomics.compareExchange(h, at + T_PENDING, value, 0) === value) tid = key - 1;
-    }
-    return tid;
-  }
-
-  /** Clears dead `tid`'s PENDING word if it still equals `value` (a stale word; see clearDeadPending). */
-  clearPendingOf(tid: number, value: number): void {
-    const at = this.slot(tid, false);
-    if (at >= 0 && Atomics.load(this.h, at + T_STATE) === TS_DEAD) Atomics.compareExchange(this.h, at + T_PENDING, value, 0);
-  }
-
-  /** The PENDING word of `tid` (0 if none or unknown). */
-  pendingOf(tid: number): number {
-    const at = this.slot(tid, false);
-    return at < 0 ? 0 : Atomics.load(this.h, at + T_PENDING);
   }
 
   /**
