@@ -47,6 +47,26 @@ describe('Mutex: owner death', () => {
     expect(r.freeWaiterCount()).toBe(r.waiterCount);
   });
 
+  it('a death while the lock is free but has parked waiters wakes one (the dead thread may have been the woken waiter)', async () => {
+    // Found by the SPIN model (verify/rwlock-robust.pml -DDIE_WOKEN): an unlock wakes one waiter to
+    // retry (TOKEN_NORMAL) and that waiter dies before retrying: the lock is free, PARKED is set,
+    // and nobody would wake the others. Simulated: a waiter parks behind the main thread, which
+    // then leaves the word as that unlock would have (free + PARKED); then an unrelated watched
+    // thread dies. The region's death handler must wake the waiter.
+    const { r, m, counter } = setup();
+    m.lock();
+    const waiter = startWorker('robust-worker.ts', { mode: 'lock', handle: m.handle, counter, consistent: true });
+    await until(() => (word(m) & PARKED) !== 0 && r.lot.parkedCount(m.offset) === 1, 'the waiter to park');
+    Atomics.store(r.i32, m.offset >> 2, PARKED); // "unlocked, and the woken waiter died"
+    const other = startWorker('robust-worker.ts', { mode: 'hold-forever', handle: new Mutex({ region: r }).handle });
+    r.watch(other.worker);
+    expect(await other.firstMessage).toBe('held');
+    await other.worker.terminate();
+    expect(await Promise.race([waiter.firstMessage, sleep(5_000).then(() => 'still parked')])).toEqual({ ok: true });
+    await waiter.exited;
+    expect(word(m) & ~PARKED).toBe(0);
+  });
+
   it('lockAsync, tryLock and tryLockFor find a dead owner without any waiter being woken', async () => {
     const { r, m } = setup();
     await (await deadHolder(r, m)).terminate();

@@ -690,5 +690,10 @@ export function checkDeadlock(region: SharedRegion, entry: number, owner: number
 // owner and one takes the lock over (OwnerDiedError). Runs after the thread was marked dead.
 onOwnerDeath('Mutex', (region, offset, tid) => {
   const s = Atomics.load(region.i32, offset >> 2);
-  if ((s & LOCKED) !== 0 && !notRecoverable(s) && s >>> OWNER_SHIFT === tid && (s & PARKED) !== 0) region.lot.unparkAll(offset);
+  if ((s & PARKED) === 0 || notRecoverable(s)) return;
+  // Held by the dead thread: wake everyone (they find the dead owner and take over).
+  if ((s & LOCKED) !== 0 && s >>> OWNER_SHIFT === tid) region.lot.unparkAll(offset);
+  // Free with waiters: the dead thread may have been the waiter an unlock had just woken (TOKEN_NORMAL)
+  // to retry, so nobody would wake the rest; wake one to retry (a spurious wake only costs a re-park).
+  else if ((s & LOCKED) === 0) region.lot.unparkOne(offset);
 });

@@ -1397,10 +1397,16 @@ export class RwLock {
 // When a thread dies, wake the waiters of every RwLock whose WRITER/UPGRADABLE share it held (its
 // id in the owner word): each re-checks, and a writer (or, for a dead upgradable holder, an
 // upgrader) takes the share over with OwnerDiedError. Runs after the thread was marked dead.
+// Also wakes the queue of a lock with no exclusive holder (the dead thread may have been a woken
+// waiter: found by the SPIN model, verify/rwlock-robust.pml -DDIE_WOKEN).
 onOwnerDeath('RwLock', (region, offset, tid) => {
   const i32 = region.i32;
   const s = Atomics.load(i32, (offset >> 2) + W_STATE);
-  if ((s & (RW_WRITER | RW_UPGRADABLE)) === 0 || (s & RW_PARKED) === 0) return;
+  if ((s & RW_PARKED) === 0) return;
   const o = Atomics.load(i32, (offset >> 2) + W_OWNER);
-  if (o > 0 && (o & ~OW_INCONSISTENT) === tid + 1) region.lot.unparkAll(offset);
+  const held = (s & (RW_WRITER | RW_UPGRADABLE)) !== 0 && o > 0 && (o & ~OW_INCONSISTENT) === tid + 1;
+  // Held by the dead thread: everyone re-checks and a writer takes over. No exclusive holder: the
+  // dead thread may have been a waiter an unlock had just woken to retry (TOKEN_NORMAL), so nobody
+  // would wake the rest; they retry too (a spurious wake only costs a re-park).
+  if (held || (s & (RW_WRITER | RW_UPGRADABLE)) === 0) region.lot.unparkAll(offset);
 });
