@@ -32,8 +32,8 @@
  * owner id (or NO_OWNER). free() takes it to FREED with one CAS, so a double free (even two racing
  * frees) throws a RangeError instead of putting the slot on a free list twice; a slot number that
  * is not a slot index throws too, and nothing changes (cost, one thread, alloc+free pairs: ~17 → 27 ns with cache 'thread', ~96 → 105 ns 'shared').
- * A central list that would hold more than its tier (only possible if the pool's memory was
- * corrupted) throws instead of spinning. Capacities are fixed: when a tier and all
+ * A central list that stays full for 2^20 push attempts (only possible if the pool's memory was
+ * corrupted) throws instead of spinning forever. Capacities are fixed: when a tier and all
  * larger ones are empty, `alloc` returns -1 (the caller waits or falls back), never corrupts.
  * Caches are bounded (`cacheMax` per tier, at most 1/8 of the tier), so hoarding is bounded too:
  * `flush()` returns a thread's cache (call it before the thread exits).
@@ -97,6 +97,8 @@ const CLOSED = -2;
 const NO_OWNER = -1;
 /** Owner word of a slot that is free (in a central list, a cache or a remote-free list). */
 const FREED = -4;
+/** Consecutive failed pushes onto a central list before a "full" list is believed (see pushCentral). */
+const CORRUPT_RETRIES = 1 << 20;
 
 function ownerBlockWords(slots: number): number {
   return O_HEADS + MAX_OWNERS * 8 + 2 * slots;
@@ -464,21 +466,24 @@ export class FuturePool {
 
   private pushCentral(t: number, slot: number): void {
     // The central ring holds every slot of the tier, so it is never truly full; a failure is a
-    // concurrent pop still in progress (Vyukov's ring may fail spuriously then): retry. A list that
-    // already holds the whole tier is corrupt (a slot freed twice behind the owner word's back):
-    // throw rather than spin forever.
+    // concurrent pop still in progress (Vyukov's ring may fail spuriously then, for as long as that
+    // popper is descheduled): retry. Only a list that stays full for CORRUPT_RETRIES attempts is
+    // taken for corrupt (a slot pushed twice behind the owner word's back, i.e. overwritten memory)
+    // and throws rather than spinning forever: `size` is a racy snapshot (two loads) that can read
+    // "full" for a moment while pushes and pops interleave, so it is never trusted on its own.
     const q = this.queues[t];
-    while (!q.tryPush(slot)) {
-      if (q.size >= this.tierCount[t]) throw new Error(`FuturePool: the central free list of tier ${t} is already full; slot ${slot} was freed twice (corrupt pool)`);
+    for (let fails = 0; !q.tryPush(slot); ) {
+      if (++fails >= CORRUPT_RETRIES && q.size >= this.tierCount[t]) throw new Error(`FuturePool: the central free list of tier ${t} stays full; slot ${slot} was freed twice (corrupt pool)`);
     }
   }
 
   private pushAllCentral(t: number, stack: Int32Array, from: number, count: number): void {
     const q = this.queues[t];
     let done = 0;
-    while (done < count) {
+    for (let fails = 0; done < count; ) {
       const n = q.pushBatch(stack, from + done, count - done);
-      if (n === 0 && q.size >= this.tierCount[t]) throw new Error(`FuturePool: the central free list of tier ${t} is already full (corrupt pool)`);
+      if (n === 0 && ++fails >= CORRUPT_RETRIES && q.size >= this.tierCount[t]) throw new Error(`FuturePool: the central free list of tier ${t} stays full (corrupt pool)`);
+      if (n !== 0) fails = 0;
       done += n;
     }
   }
