@@ -572,13 +572,11 @@ export class Mutex {
     } while (this.skippedDead);
   }
 
-  private async parkAsyncTracked(opts: Parameters<ParkingLot['parkAsync']>[2]): Promise<ParkResult> {
-    if (!this.region.deadlockDetection) return this.region.lot.parkAsync(this.offset, this.validateParked, opts);
-    try {
-      return await this.region.lot.parkAsync(this.offset, this.validateParked, opts);
-    } finally {
-      this.threads.setWaitingFor(threadId, -1);
-    }
+  private parkAsyncTracked(opts: Parameters<ParkingLot['parkAsync']>[2]): Promise<ParkResult> {
+    const p = this.region.lot.parkAsync(this.offset, this.validateParked, opts);
+    // Without detection: the lot's promise itself (no extra async hop on the slow path).
+    if (!this.region.deadlockDetection) return p;
+    return p.finally(() => this.threads.setWaitingFor(threadId, -1));
   }
 
   /**
