@@ -67,6 +67,33 @@ describe('Mutex: owner death', () => {
     expect(word(m) & ~PARKED).toBe(0);
   });
 
+  it('dead threads\' records are reclaimed when the table is full, except one a lock still names', async () => {
+    // Found by the 30-minute soak: a pool that keeps replacing workers ran out of thread records
+    // (they were never released) and its exit handler threw.
+    const r = SharedRegion.create({ bytes: 1024, waiters: 16, threads: 4 });
+    const m = new Mutex({ region: r }); // main: record 1
+    const m2 = new Mutex({ region: r });
+    const counter = r.alloc('Raw', 4);
+    await (await deadHolder(r, m)).terminate(); // record 2: dead, still named by m
+    for (let k = 0; k < 2; k++) { // records 3, 4: dead, named by nothing
+      const w = startWorker('robust-worker.ts', { mode: 'lock', handle: m2.handle, counter, consistent: true });
+      r.watch(w.worker);
+      expect(await w.firstMessage).toEqual({ ok: true });
+      await w.exited;
+    }
+    await sleep(2_100); // RECLAIM_AFTER_S (1 s, whole seconds)
+    for (let k = 0; k < 3; k++) {
+      // A full table: watch() reclaims a dead record; the dead holder's record survives (m names it).
+      const w = startWorker('robust-worker.ts', { mode: 'lock', handle: m.handle, counter, consistent: true });
+      r.watch(w.worker);
+      const res = await w.firstMessage;
+      await w.exited;
+      expect(res).toEqual(k === 0 ? { error: 'OwnerDiedError' } : { ok: true });
+      if (k === 0) await sleep(1_100); // the recoverer's own record must age before reuse
+    }
+    expect(word(m)).toBe(0);
+  });
+
   it('lockAsync, tryLock and tryLockFor find a dead owner without any waiter being woken', async () => {
     const { r, m } = setup();
     await (await deadHolder(r, m)).terminate();

@@ -57,7 +57,7 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
-import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
 import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
@@ -686,6 +686,12 @@ export function checkDeadlock(region: SharedRegion, entry: number, owner: number
 
 // When a thread dies, wake the waiters of every Mutex it held: each re-checks, sees the dead
 // owner and one takes the lock over (OwnerDiedError). Runs after the thread was marked dead.
+// A dead thread's record may be reclaimed only once no Mutex names it (see threads.ts).
+onOwnerCheck('Mutex', (region, offset, tid) => {
+  const s = Atomics.load(region.i32, offset >> 2);
+  return (s & LOCKED) !== 0 && !notRecoverable(s) && s >>> OWNER_SHIFT === tid;
+});
+
 onOwnerDeath('Mutex', (region, offset, tid) => {
   const s = Atomics.load(region.i32, offset >> 2);
   if ((s & PARKED) === 0 || notRecoverable(s)) return;

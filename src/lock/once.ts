@@ -38,7 +38,7 @@
 import { threadId } from 'node:worker_threads';
 import { nowMs } from '../parking/clock.ts';
 import type { ParkResult } from '../parking/lot.ts';
-import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
 
@@ -62,6 +62,12 @@ function checkFn(what: string, fn: unknown): void {
 
 // A runner that dies (a watched worker that exits mid-initializer) counts as a throwing
 // initializer: the Once goes back to "not run" and its waiters wake, one of them runs it next.
+// A dead thread's record may be reclaimed only once no Once names it as its runner (threads.ts).
+onOwnerCheck('Once', (region, offset, tid) => {
+  const s = Atomics.load(region.i32, offset >> 2);
+  return (s & RUNNING) !== 0 && s >>> TID_SHIFT === tid;
+});
+
 onOwnerDeath('Once', (region, offset, tid) => {
   const i32 = region.i32;
   const idx = offset >> 2;

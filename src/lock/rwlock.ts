@@ -127,7 +127,7 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
-import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
 import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
@@ -1399,6 +1399,12 @@ export class RwLock {
 // upgrader) takes the share over with OwnerDiedError. Runs after the thread was marked dead.
 // Also wakes the queue of a lock with no exclusive holder (the dead thread may have been a woken
 // waiter: found by the SPIN model, verify/rwlock-robust.pml -DDIE_WOKEN).
+// A dead thread's record may be reclaimed only once no RwLock owner word names it (threads.ts).
+onOwnerCheck('RwLock', (region, offset, tid) => {
+  const o = Atomics.load(region.i32, (offset >> 2) + W_OWNER);
+  return o > 0 && (o & ~OW_INCONSISTENT) === tid + 1;
+});
+
 onOwnerDeath('RwLock', (region, offset, tid) => {
   const i32 = region.i32;
   const s = Atomics.load(i32, (offset >> 2) + W_STATE);

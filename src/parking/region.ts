@@ -64,6 +64,20 @@ export function onOwnerDeath(kind: KindName, handler: OwnerDeathHandler): void {
   deathHandlers.set(kind, handler);
 }
 
+/** Whether the block of a kind at `offset` still names thread `threadId` (e.g. as a lock's owner). */
+export type OwnerCheck = (region: SharedRegion, offset: number, threadId: number) => boolean;
+const ownerChecks = new Map<KindName, OwnerCheck>();
+/** Kinds whose blocks can name a thread: without a registered check they count as naming any. */
+const OWNER_KINDS: ReadonlySet<string> = new Set(['Mutex', 'RwLock', 'Once']);
+
+/**
+ * Registers how to tell whether a block of `kind` still names a thread; the thread table reclaims
+ * a dead thread's record only when no block does (see threads.ts). One check per kind.
+ */
+export function onOwnerCheck(kind: KindName, check: OwnerCheck): void {
+  ownerChecks.set(kind, check);
+}
+
 /** A plain, structured-cloneable description of a region: post it to a worker and attach there. */
 export interface RegionHandle {
   readonly kind: 'parklot.region';
@@ -134,6 +148,7 @@ export class SharedRegion {
     this.tagsOff = h[HDR_TAGS_OFF];
     this.tags = new Uint8Array(buffer, this.tagsOff, (this.heapEnd - this.heapStart) >> 2);
     this.threads = new ThreadTable(h, h[HDR_THREADS_OFF] >> 2, h[HDR_THREADS]);
+    this.threads.referenced = (tid) => this.namesThread(tid);
     this.deadlockDetection = (h[HDR_FLAGS] & FLAG_DEADLOCK_DETECTION) !== 0;
     this.lot = new ParkingLot(this, h[HDR_BUCKETS_OFF] >> 2, this.bucketCount, h[HDR_WAITERS_OFF] >> 2, this.waiterCount);
   }
@@ -335,6 +350,24 @@ export class SharedRegion {
       const handler = kind === undefined ? undefined : deathHandlers.get(kind);
       if (handler !== undefined) handler(this, this.heapStart + i * 4, tid);
     }
+  }
+
+  /**
+   * Whether any block still names thread `tid` (a lock it owns, an initializer it runs): scans the
+   * heap's kind tags. Blocks of an owner-bearing kind whose module did not register a check in this
+   * thread count as naming it (conservative). Used only when the thread table is full.
+   */
+  private namesThread(tid: number): boolean {
+    const end = (Atomics.load(this.i32, HOT_BUMP) - this.heapStart) >> 2;
+    for (let i = 0; i < end; i++) {
+      const tag = Atomics.load(this.tags, i);
+      if (tag === TAG_NONE || tag === TAG_CONT) continue;
+      const kind = kindOfTag(tag);
+      if (kind === undefined) continue;
+      const check = ownerChecks.get(kind);
+      if (check !== undefined ? check(this, this.heapStart + i * 4, tid) : OWNER_KINDS.has(kind)) return true;
+    }
+    return false;
   }
 
   // ---- waiter records (used by the ParkingLot) ----

@@ -9,11 +9,18 @@
  * | 0    | threadId + 1 (0 = empty slot; claimed once by CAS, never released)      |
  * | 1    | TS_ALIVE or TS_DEAD                                                     |
  * | 2    | byte offset + 1 of the lock this thread is parked on (0 = none; debug)  |
- * | 3    | reserved (was an RwLock "pending operation" word; see rwlock.ts, Owner death)  |
+ * | 3    | when it was marked dead: seconds since the epoch (0 while alive)                  |
  *
  * Invariants
- * - A slot's key is written once (CAS 0 → tid+1) and never changes, so a probe that finds a key
- *   can rely on it forever; probing stops at the first empty slot.
+ * - A slot's key is written by CAS (0 → tid+1) and changes only when a dead record is reclaimed
+ *   (below); probing stops at the first empty slot, and a slot never becomes empty again.
+ * - Reclaiming: when every record is taken, a new thread may take over a record that has been dead
+ *   for ≥ RECLAIM_AFTER_S seconds and that nothing in the region names any more (the region's
+ *   `referenced` check: no Mutex word, RwLock owner word, … holds its id). A record found while
+ *   probing lies on the new key's probe path, so lookups of live keys are unaffected; a lookup of
+ *   the reclaimed dead id then finds nothing, i.e. "not dead" — harmless because nothing names it
+ *   (the age covers a hand-off to a dying waiter that was in flight when it died). Without this a
+ *   process that keeps replacing workers (a pool, a soak) would run out of records.
  * - TS_DEAD is final. The region's death counter (HOT_DEATHS) is incremented after a record turns
  *   dead, so a reader that sees the counter at 0 may skip the lookup: nobody has died.
  */
@@ -25,8 +32,13 @@ export const TS_DEAD = 2;
 const T_KEY = 0;
 const T_STATE = 1;
 const T_WAITING = 2;
+const T_DEAD_AT = 3;
+/** A dead record may be reclaimed this long after its thread died (see the invariants). */
+const RECLAIM_AFTER_S = 1;
 
 export class ThreadTable {
+  /** Set by the region: whether some block still names `tid` (then its dead record is kept). */
+  referenced: (tid: number) => boolean = () => true;
   private readonly h: Int32Array;
   private readonly t0: number;
   private readonly count: number;
@@ -62,7 +74,31 @@ export class ThreadTable {
       }
     }
     if (!create) return -1;
-    throw new RangeError(`SharedRegion out of thread records: all ${this.count} are in use; create the region with a larger \`threads\` option`);
+    const reclaimed = this.reclaim(key);
+    if (reclaimed >= 0) return reclaimed;
+    throw new RangeError(`SharedRegion out of thread records: all ${this.count} are in use by live threads (or dead ones that still hold locks); create the region with a larger \`threads\` option`);
+  }
+
+  /** Takes over a reclaimable dead record for `key` (see the invariants), or returns -1. */
+  private reclaim(key: number): number {
+    const h = this.h;
+    const nowS = Math.floor(Date.now() / 1000);
+    let i = Math.imul(key, 0x9e3779b1) >>> 0;
+    for (let n = 0; n < this.count; n++, i++) {
+      const at = this.t0 + (i % this.count) * THREAD_WORDS;
+      const k = Atomics.load(h, at + T_KEY);
+      if (k === key) return at; // registered meanwhile by a racing call for the same thread
+      if (Atomics.load(h, at + T_STATE) !== TS_DEAD) continue;
+      const deadAt = Atomics.load(h, at + T_DEAD_AT);
+      if (deadAt === 0 || nowS - deadAt < RECLAIM_AFTER_S || this.referenced(k - 1)) continue;
+      // One winner per record: the key CAS. Then the record is this thread's, alive.
+      if (Atomics.compareExchange(h, at + T_KEY, k, key) !== k) continue;
+      Atomics.store(h, at + T_WAITING, 0);
+      Atomics.store(h, at + T_DEAD_AT, 0);
+      Atomics.store(h, at + T_STATE, TS_ALIVE);
+      return at;
+    }
+    return -1;
   }
 
   /** Records that `tid` uses this region (idempotent). */
@@ -82,6 +118,7 @@ export class ThreadTable {
     const at = this.slot(tid, true);
     if (Atomics.exchange(this.h, at + T_STATE, TS_DEAD) === TS_DEAD) return false;
     Atomics.store(this.h, at + T_WAITING, 0);
+    Atomics.store(this.h, at + T_DEAD_AT, Math.max(1, Math.floor(Date.now() / 1000)));
     // Ordered after the state store: whoever reads a non-zero count then reads TS_DEAD.
     Atomics.add(this.h, HOT_DEATHS, 1);
     return true;
