@@ -25,6 +25,8 @@ interface Check {
   mode: Mode;
   /** 'pass': a real model; 'fail': a mutant that spin must catch. */
   expect: 'pass' | 'fail';
+  /** Bitstate (supertrace) search with a 2^n-bit hash array, for a state space too large to store. */
+  bitstate?: number;
 }
 
 interface Outcome {
@@ -70,6 +72,15 @@ const CHECKS: Check[] = [
   mutant('rwlock', ['N=3', 'NW=1', 'MUT_RW_NO_DRAIN_WAKE'], 'last reader does not wake the draining writer'),
   mutant('rwlock', ['N=3', 'NW=3', 'MUT_RW_WAKE_ALL_WRITERS'], 'unpark filter hands off to every writer'),
   mutant('rwlock', ['N=3', 'NW=2', 'MUT_RW_VALIDATE_NO_PARKED'], 'validate forgets the PARKED re-check'),
+  // Robust RwLock write side: 3 writers, writer 0 may die at any step (also a woken waiter before
+  // it retries); owner-word-only attribution, the death handler's wakes. The e4e5877 pending-word
+  // attribution is kept as a mutant (it lets a waiter take over a live holder's lock).
+  safety('rwlock-robust', ['N=3', 'ITERS=1'], SAFETY_PROPS + ', take-over only of a dead named owner'),
+  safety('rwlock-robust', ['N=2', 'ITERS=3'], SAFETY_PROPS + ', take-over only of a dead named owner'),
+  { ...safety('rwlock-robust', ['N=3', 'ITERS=2'], SAFETY_PROPS + ' (bitstate -w28)'), bitstate: 28 },
+  mutant('rwlock-robust', ['N=3', 'ITERS=1', 'MUT_PENDING_ATTRIBUTION'], 'pending-word attribution of the window (e4e5877)'),
+  mutant('rwlock-robust', ['N=3', 'ITERS=1', 'MUT_NO_DEAD_CHECK'], 'claim from any owner word, dead or not'),
+  mutant('rwlock-robust', ['N=3', 'ITERS=1', 'MUT_NO_FREE_WAKE'], 'death handler does not wake a free lock\'s queue'),
   // Semaphore: acquire(2) + 2 x acquire(1) on 2 permits; thread 0 may time out.
   safety('semaphore', ['N=3', 'ITERS=1'], 'permits never over-granted, no invalid end state'),
   safety('semaphore', ['N=3', 'ITERS=2'], 'permits never over-granted, no invalid end state'),
@@ -98,8 +109,10 @@ function runCheck(c: Check): Outcome {
     execFileSync('spin', ['-a', ...defs, `${c.model}.pml`], { cwd: dir, stdio: 'pipe' });
     const cflags = ['-O1', '-w', '-DVECTORSZ=4096', '-DCOLLAPSE', '-DMEMLIM=2048'];
     if (c.mode === 'safety') cflags.push('-DSAFETY');
+    if (c.bitstate !== undefined) cflags.splice(cflags.indexOf('-DCOLLAPSE'), 1, '-DBITSTATE');
     execFileSync('gcc', [...cflags, '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' });
     const panArgs = c.mode === 'ltl' ? ['-a', '-f', '-m2000000'] : ['-m2000000'];
+    if (c.bitstate !== undefined) panArgs.push(`-w${c.bitstate}`);
     const r = spawnSync('./pan', panArgs, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 300_000 });
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
     const seconds = (performance.now() - t0) / 1000;
@@ -109,9 +122,11 @@ function runCheck(c: Check): Outcome {
     const first = /pan:1: ([^\n]*)/.exec(out);
     if (first !== null) note = (first[1] ?? '').replace(/\s*\(at depth \d+\)/, '');
     if (/max search depth too small/.test(out)) note = 'search depth too small (inconclusive)';
+    // Out of memory (MEMLIM) also stops the search early, with "errors: 0".
+    if (/Search not completed/.test(out) && note === '') note = 'search not completed (inconclusive)';
     if (m === null) return { errors: -1, states, seconds, note: note || `pan gave no verdict (status ${r.status})` };
     // A truncated search proves nothing: count it as an error for real models and mutants alike.
-    const errors = note.startsWith('search depth') ? Math.max(1, Number(m[1])) : Number(m[1]);
+    const errors = note.startsWith('search depth') || note.startsWith('search not completed') ? Math.max(1, Number(m[1])) : Number(m[1]);
     return { errors, states, seconds, note };
   } catch (e) {
     const err = e as { stderr?: Buffer; message?: string };
