@@ -204,7 +204,10 @@ async function killAtPoint(s: Slot): Promise<boolean> {
 
 // ------------------------------------------------------------------ pool
 
-const POOL_MAX_ID = 1 << 21;
+// One counter and one outcome byte per task id. Sized for ~3,000 tasks/s over the whole run (a
+// 30-minute run at 2^21 ids ran out after ~17 minutes, and submit() stopped); a run that still
+// reaches the cap says so in the summary.
+const POOL_MAX_ID = Math.max(1 << 21, Math.ceil((durationMs / 1000) * 3000));
 const counts = new SharedArrayBuffer(POOL_MAX_ID * 4);
 const started = new Int32Array(counts);
 const outcome = new Uint8Array(POOL_MAX_ID); // 0 pending, 1 ok, 2 exit, 3 abort, 4 queue full
@@ -215,10 +218,14 @@ const pool = new WorkerPool({
 const poolStat = { submitted: 0, ok: 0, exit: 0, exitBeforeFirstStatement: 0, abort: 0, queueFull: 0, floods: 0, poolKills: 0 };
 let poolInFlight = 0;
 let nextId = 0;
+let poolIdsExhaustedAt = -1; // ms into the run when the id table filled up (no more pool tasks)
 const expected = (name: string, x: number): number => (name === 'sq' ? (x * x) % 1000003 : name === 'sleepy' ? x + 1 : x * 2);
 
 function submit(): void {
-  if (nextId >= POOL_MAX_ID) return;
+  if (nextId >= POOL_MAX_ID) {
+    if (poolIdsExhaustedAt < 0) poolIdsExhaustedAt = elapsed();
+    return;
+  }
   const id = nextId++;
   const r = rand();
   const name = r < 0.6 ? 'sq' : r < 0.9 ? 'sleepy' : 'spin';
@@ -618,11 +625,12 @@ console.log(fmt(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const t of table) console.log(fmt(t));
 console.log(`other = Once initializer throws (planned) / MpmcQueue producer capped / WorkerPool QueueFullError`);
-console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError (${poolStat.exitBeforeFirstStatement} of them killed between the claim and the task's first statement), ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated`);
+console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError (${poolStat.exitBeforeFirstStatement} of them killed between the claim and the task's first statement), ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated${poolIdsExhaustedAt >= 0 ? `; NOTE: the task-id table (${POOL_MAX_ID}) filled up at ${(poolIdsExhaustedAt / 1000).toFixed(0)} s, no pool tasks after that` : ''}`);
 console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(', ')}; kill requests not reached in 1.5 s: ${killRequestsExpired}`);
 console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
-console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples`);
+if (post.length < 2) console.log(`RSS: NOT CHECKED: ${post.length} sample(s) after the ${warmupMs / 1000} s warm-up (RSS is sampled every 5 s; run ≥ 1 minute for the flatness check)`);
+else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
 for (const v of violations.slice(0, 30)) console.log(`  - [${(v.atMs / 1000).toFixed(1)} s] ${v.component}: ${v.msg.split('\n')[0]}`);
 
