@@ -591,7 +591,6 @@ function taskListRole(): Step {
   const lists = (H.lists as PrimitiveHandle[]).map((h) => TaskList.from(h));
   const tickets = new Float64Array(d.tickets);
   const N = S.T_BOARD_N;
-  let counter = 0;
   return () => {
     const li = rand() < 0.5 ? 0 : 1;
     const list = lists[li];
@@ -604,7 +603,11 @@ function taskListRole(): Step {
           const i = (start + j) % N;
           const st = S.T_STATE + li * N + i;
           if (Atomics.compareExchange(c, st, S.TB_FREE, S.TB_INSERTING) !== S.TB_FREE) continue;
-          const v = (i << 16) | (counter++ & 0xffff);
+          // Per-slot generation in the low 16 bits (the previous value of this board slot + 1): two
+          // entries of one slot that overlap one forEach pass (removed, then re-inserted) never share
+          // a value, so "reported twice" means one entry reported twice. (A per-worker counter let
+          // two workers' entries of one slot collide: the 30-minute soak's one TaskList violation.)
+          const v = (i << 16) | ((Atomics.load(c, S.T_VALUE + li * N + i) + 1) & 0xffff);
           tickets[li * N + i] = list.insert(v);
           Atomics.store(c, S.T_VALUE + li * N + i, v);
           Atomics.store(c, st, S.TB_LIVE); // publishes the ticket (plain write above)
