@@ -16,6 +16,7 @@ import {
 } from '../src/index.ts';
 import { R_WAITERS } from '../src/task-list/ring.ts';
 import * as S from './shared.ts';
+import { mulberry32 } from '../bench/lib/stats.ts';
 
 // ------------------------------------------------------------------ options
 
@@ -41,7 +42,7 @@ const waitBoundMs = Number(opt['wait-bound-ms']);
 const rssToleranceMb = Number(opt['rss-tolerance-mb']);
 if (![durationMs, N, killEveryMs, waitBoundMs, rssToleranceMb].every(Number.isFinite)) throw new RangeError('soak: numeric options expected');
 
-const rand = S.rng(seed);
+const rand = mulberry32(seed);
 const epoch = Date.now();
 const elapsed = (): number => Date.now() - epoch;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -16,11 +16,12 @@ import {
 } from '../src/index.ts';
 import { RW_UPGRADABLE, RW_WRITER } from '../src/lock/rwlock.ts';
 import * as S from './shared.ts';
+import { mulberry32 } from '../bench/lib/stats.ts';
 
 const d = workerData as S.WorkerInit;
 const c = new Int32Array(d.ctl);
 const base = S.slotBase(d.slot);
-const rand = S.rng(d.seed);
+const rand = mulberry32(d.seed);
 const block = new Int32Array(new SharedArrayBuffer(4));
 const now = (): number => Date.now() - d.epoch;
 const stopped = (): boolean => Atomics.load(c, S.G_STOP) !== 0;

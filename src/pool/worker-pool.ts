@@ -772,6 +772,17 @@ export class WorkerPool {
     return true;
   }
 
+  /** Puts tasks taken back from a worker at the front of the queue, in their original order. */
+  #requeuePreempted(back: Task[]): void {
+    this.#preempted += back.length;
+    back.sort((a, b) => b.seq - a.seq);
+    for (const t of back) {
+      t.phase = PHASE_QUEUED;
+      t.worker = -1;
+      this.#queue.unshift(t);
+    }
+  }
+
   /**
    * Priorities (sab): a task of priority `p` waits in the queue while workers hold dispatched but
    * unstarted tasks of lower priority. If even the least-loaded worker has more than one batch
@@ -802,13 +813,7 @@ export class WorkerPool {
           back.push(t);
         }
       }
-      this.#preempted += back.length;
-      back.sort((a, b) => b.seq - a.seq);
-      for (const t of back) {
-        t.phase = PHASE_QUEUED;
-        t.worker = -1;
-        this.#queue.unshift(t);
-      }
+      this.#requeuePreempted(back);
     } else if (w !== undefined && w.outstanding > this.#preemptAbove(w) && this.transport === 'sab') {
       const i32 = this.#i32;
       const slots = this.#slots!;
@@ -840,13 +845,7 @@ export class WorkerPool {
       // Room is certain: the ring was just emptied and holds at most a window.
       for (const e of keep) ring.push(e);
       if (keep.length > 0) this.#wake(w);
-      this.#preempted += back.length;
-      back.sort((a, b) => b.seq - a.seq);
-      for (const t of back) {
-        t.phase = PHASE_QUEUED;
-        t.worker = -1;
-        this.#queue.unshift(t);
-      }
+      this.#requeuePreempted(back);
     }
     this.#refill();
   }
