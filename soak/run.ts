@@ -73,7 +73,9 @@ const ctl = new SharedArrayBuffer(S.CTL_WORDS * 4);
 const c = new Int32Array(ctl);
 const tickets = new SharedArrayBuffer(2 * S.T_BOARD_N * 8);
 const Q_PRODUCERS = N;
-const bitmap = new SharedArrayBuffer(Q_PRODUCERS * (S.Q_MAX_SEQ >>> 5) * 4);
+if (Q_PRODUCERS > S.Q_MAX_PRODUCERS) throw new RangeError(`soak: at most ${S.Q_MAX_PRODUCERS} queue producers`);
+const qGenBuf = new SharedArrayBuffer(Q_PRODUCERS * S.Q_WINDOW);
+new Uint8Array(qGenBuf).fill(0); // touch every page now, so the table is in the RSS baseline
 const handles: S.Handles = {
   region: region.handle, mutex: mutex.handle, cvMutex: cvMutex.handle, cvNotEmpty: cvNotEmpty.handle,
   cvNotFull: cvNotFull.handle, rw: rw.handle, sem: sem.handle, barrier: barrier.handle, wg: wg.handle,
@@ -139,7 +141,7 @@ function spawn(s: Slot): void {
   Atomics.store(c, b + S.S_EXITED, 0);
   const init: S.WorkerInit & { wgDoers: number } = {
     role: s.role, slot: s.slot, index: s.index, seed: (seed + s.slot * 7919 + s.incarnation * 104729) >>> 0, epoch, ctl, tickets,
-    bitmap, handles, semPermits: SEM_PERMITS, waitMs: 2000, wgDoers: WG_DOERS,
+    qGen: qGenBuf, handles, semPermits: SEM_PERMITS, waitMs: 2000, wgDoers: WG_DOERS,
   };
   const w = new Worker(workerUrl, { workerData: init });
   region.watch(w); // before it can take a lock: on exit it is marked dead and its locks recoverable
@@ -369,8 +371,33 @@ const hardTimer = setTimeout(() => {
 
 // ------------------------------------------------------------------ RSS
 
-const rss: { t: number; mb: number }[] = [];
-const rssTimer = setInterval(() => rss.push({ t: elapsed(), mb: process.memoryUsage.rss() / 2 ** 20 }), 5000);
+// Every 5 s: the process RSS (what the flatness check uses) and the main thread's V8 heap, external
+// and ArrayBuffer memory; every 30 s: each live lock/queue worker's V8 heap, summed by component.
+// The breakdown does not change the verdict; it says where growth is when the check fails.
+const MB = 2 ** 20;
+const rss: { t: number; mb: number; heapMb: number; externalMb: number; arrayBuffersMb: number }[] = [];
+const rssTimer = setInterval(() => {
+  const m = process.memoryUsage();
+  rss.push({ t: elapsed(), mb: m.rss / MB, heapMb: m.heapUsed / MB, externalMb: m.external / MB, arrayBuffersMb: m.arrayBuffers / MB });
+}, 5000);
+const workerHeap: { t: number; workers: number; byComponent: Record<string, number> }[] = [];
+let heapSampling = false;
+const heapTimer = setInterval(() => {
+  if (heapSampling || stopping) return;
+  heapSampling = true;
+  const t = elapsed();
+  const live = slots.filter((s) => s.worker !== undefined && !s.killing);
+  void Promise.all(live.map(async (s) => {
+    try {
+      return { component: S.COMPONENT[s.role], used: (await s.worker!.getHeapStatistics()).used_heap_size };
+    } catch { return undefined; } // exited meanwhile
+  })).then((rs) => {
+    const byComponent: Record<string, number> = {};
+    let workers = 0;
+    for (const r of rs) if (r !== undefined) { workers++; byComponent[r.component] = (byComponent[r.component] ?? 0) + r.used / MB; }
+    workerHeap.push({ t, workers, byComponent });
+  }).finally(() => { heapSampling = false; });
+}, 30_000);
 
 // ------------------------------------------------------------------ run
 
@@ -426,6 +453,7 @@ if (poolInFlight > 0) {
 if ((await bounded(pool.close(), 30_000)) === 'timeout') violation('WorkerPool', 'pool.close() did not finish within 30 s');
 clearInterval(watchdog);
 clearInterval(rssTimer);
+clearInterval(heapTimer);
 
 // ------------------------------------------------------------------ final invariants
 
@@ -496,35 +524,30 @@ if (sem.available !== SEM_PERMITS || (word(sem.offset) & 1) !== 0 || at(S.G_SEM_
 }
 // WaitGroup.
 if (wg.count !== 0 || word(wg.offset) !== 0 || at(S.G_WG_DONES) !== at(S.G_WG_ROUND) * WG_DOERS) violation('WaitGroup', `count ${wg.count}, word ${word(wg.offset)}, ${at(S.G_WG_DONES)} done() for ${at(S.G_WG_ROUND)} rounds`);
-// MPMC: drain, then every pushed value popped exactly once.
+// MPMC: drain, then every pushed value popped exactly once: each residue's generation byte names
+// the last value pushed with that residue, and the pop count equals the push count.
 {
-  const bm = new Int32Array(bitmap);
-  const wordsPer = S.Q_MAX_SEQ >>> 5;
+  const gen = new Uint8Array(qGenBuf);
   let drained = 0;
   for (let v = queue.tryPop(); v !== undefined; v = queue.tryPop()) {
     drained++;
-    const p = v >>> 24;
-    const s = v & 0xffffff;
-    const bit = 1 << (s & 31);
-    if ((Atomics.or(bm, p * wordsPer + (s >>> 5), bit) & bit) !== 0) violation('MpmcQueue', `drained value ${p}:${s} was already popped`);
+    const bad = S.qRecord(gen, c, v);
+    if (bad !== undefined) violation('MpmcQueue', `drain: ${bad}`);
   }
-  let popped = 0;
+  let pushedTotal = 0;
   for (let p = 0; p < Q_PRODUCERS; p++) {
     const pushed = at(S.Q_PUSHED + p);
-    for (let w = 0; w < wordsPer; w++) {
-      const bits = bm[p * wordsPer + w];
-      for (let k = 0; k < 32; k++) {
-        const seq = w * 32 + k;
-        const set = (bits & (1 << k)) !== 0;
-        if (set) popped++;
-        if (set !== seq < pushed) {
-          violation('MpmcQueue', `producer ${p} seq ${seq}: ${set ? 'popped but never pushed' : 'pushed but never popped (lost)'} (pushed ${pushed})`);
-          break;
-        }
+    pushedTotal += pushed;
+    for (let low = 0; low < S.Q_WINDOW; low++) {
+      const last = pushed - 1 - ((pushed - 1 - low) & (S.Q_WINDOW - 1)); // last seq with this residue
+      const want = last < 0 ? 0 : S.qGen(last);
+      if (gen[p * S.Q_WINDOW + low] !== want) {
+        violation('MpmcQueue', `producer ${p} seq ${last}: ${want === 0 ? 'popped but never pushed' : 'pushed but never popped (lost)'} (pushed ${pushed}, generation byte ${gen[p * S.Q_WINDOW + low]}, expected ${want})`);
+        break;
       }
     }
   }
-  if (popped !== at(S.Q_POPPED) + drained) violation('MpmcQueue', `bitmap has ${popped} values, consumers counted ${at(S.Q_POPPED)} + ${drained} drained`);
+  if (pushedTotal !== at(S.Q_POPPED) + drained) violation('MpmcQueue', `${pushedTotal} values pushed, consumers counted ${at(S.Q_POPPED)} popped + ${drained} drained`);
   if (word(queue.offset + R_WAITERS * 4) !== 0) violation('MpmcQueue', `waiter word 0x${word(queue.offset + R_WAITERS * 4).toString(16)} not clear`);
   queueDrained = drained;
 }
@@ -584,6 +607,24 @@ if (post.length >= 2) {
   rssReport = { baselineMb: post[0].mb, lastMb: last, growthMb: last - post[0].mb, slopeMbPerMin: slope * 60_000, samples: rss.length, toleranceMb: rssToleranceMb };
   if (rssReport.growthMb > rssToleranceMb) violation('memory', `RSS grew ${rssReport.growthMb.toFixed(0)} MB after warm-up (tolerance ${rssToleranceMb} MB)`);
 }
+/** Where memory went between the first sample after warm-up and the last: main-thread heap, external, ArrayBuffers, worker heaps. */
+function memoryBreakdown(): string | undefined {
+  if (post.length < 2) return undefined;
+  const a = post[0];
+  const b = post[post.length - 1];
+  const d = (x: number, y: number): string => `${x.toFixed(0)}→${y.toFixed(0)} MB`;
+  const parts = [`main heap ${d(a.heapMb, b.heapMb)}`, `external ${d(a.externalMb, b.externalMb)}`, `ArrayBuffers ${d(a.arrayBuffersMb, b.arrayBuffersMb)}`];
+  const wh = workerHeap.filter((w) => w.t >= warmupMs);
+  if (wh.length >= 2) {
+    const w0 = wh[0];
+    const w1 = wh[wh.length - 1];
+    const sum = (w: typeof w0): number => Object.values(w.byComponent).reduce((x, y) => x + y, 0);
+    parts.push(`worker heaps ${d(sum(w0), sum(w1))} (${w0.workers}/${w1.workers} workers sampled)`);
+    const grew = Object.keys(w1.byComponent).map((k) => [k, w1.byComponent[k] - (w0.byComponent[k] ?? 0)] as const).filter(([, g]) => Math.abs(g) >= 1);
+    if (grew.length > 0) parts.push(`by component: ${grew.map(([k, g]) => `${k} ${g >= 0 ? '+' : ''}${g.toFixed(0)} MB`).join(', ')}`);
+  }
+  return parts.join('; ');
+}
 
 // ------------------------------------------------------------------ summary
 
@@ -625,20 +666,22 @@ console.log(`parklot chaos soak: ${(elapsed() / 1000).toFixed(1)} s (${durationM
 console.log(fmt(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const t of table) console.log(fmt(t));
-console.log(`other = Once initializer throws (planned) / MpmcQueue producer capped / WorkerPool QueueFullError`);
+console.log(`other = Once initializer throws (planned) / WorkerPool QueueFullError`);
 console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError (${poolStat.exitBeforeFirstStatement} of them killed between the claim and the task's first statement), ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated${poolIdsExhaustedAt >= 0 ? `; NOTE: the task-id table (${POOL_MAX_ID}) filled up at ${(poolIdsExhaustedAt / 1000).toFixed(0)} s, no pool tasks after that` : ''}`);
 console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(', ')}; kill requests not reached in 1.5 s: ${killRequestsExpired}`);
 console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
 if (post.length < 2) console.log(`RSS: NOT CHECKED: ${post.length} sample(s) after the ${warmupMs / 1000} s warm-up (RSS is sampled every 5 s; run ≥ 1 minute for the flatness check)`);
 else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples`);
+const breakdown = memoryBreakdown();
+if (breakdown !== undefined) console.log(`memory after warm-up: ${breakdown}`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
 for (const v of violations.slice(0, 30)) console.log(`  - [${(v.atMs / 1000).toFixed(1)} s] ${v.component}: ${v.msg.split('\n')[0]}`);
 
 if (opt.json !== undefined) {
   writeFileSync(opt.json, JSON.stringify({
     seed, durationMs, elapsedMs: elapsed(), workers: N, rows: [...rows.values()], pool: poolStat, killsByPoint: Object.fromEntries(killsAt),
-    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, series: rss }, violations, dumps, pass: totalViolations === 0,
+    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, series: rss, workerHeap }, violations, dumps, pass: totalViolations === 0,
   }, null, 2));
 }
 clearTimeout(hardTimer);

@@ -79,8 +79,39 @@ export const R_LOG = 356; // LOG_WORDS (up to 372)
 // MPMC queue: per producer slot index, values pushed (the next sequence number).
 export const Q_PUSHED = 384; // per producer index (≤ 6 used, 64 reserved)
 export const Q_POPPED = 448;
+/**
+ * Values are `producer << 24 | seq mod Q_WINDOW`; producers never run out (a 30-minute run pushes
+ * ~50 M values). Each consumer records a popped value in a per-producer generation table (one byte
+ * per `seq mod Q_WINDOW`, see qRecord): the entry must move from the previous generation of that
+ * residue to this one, so a value popped twice, or one of the previous generation never popped, is
+ * caught when it happens. Assumes a popped value is recorded before its producer pushes Q_WINDOW
+ * more (the queue holds 64).
+ */
 export const Q_SEQ_BITS = 22;
-export const Q_MAX_SEQ = 1 << Q_SEQ_BITS;
+export const Q_WINDOW = 1 << Q_SEQ_BITS;
+export const Q_MAX_PRODUCERS = 64;
+export const qValue = (producer: number, seq: number): number => (producer << 24) | (seq & (Q_WINDOW - 1));
+/** Generation byte of `seq`: 1..255 (0 = residue never popped). */
+export const qGen = (seq: number): number => (Math.floor(seq / Q_WINDOW) % 255) + 1;
+/**
+ * Records popped value `v` in `gen` (Q_WINDOW bytes per producer). Returns a violation message, or
+ * undefined. `pushed` words are read after the pop: the producer stores `seq + 1` only after its
+ * push returns, so the value's seq is the largest one ≡ its residue that is ≤ `pushed`.
+ */
+export function qRecord(gen: Uint8Array, c: Int32Array, v: number): string | undefined {
+  const p = v >>> 24;
+  const low = v & (Q_WINDOW - 1);
+  if (p >= Q_MAX_PRODUCERS || (v & 0x00ffffff) !== low) return `mpmc: popped ${v}, which no producer pushes`;
+  const pushed = Atomics.load(c, Q_PUSHED + p);
+  const seq = pushed - ((pushed - low) & (Q_WINDOW - 1));
+  if (seq < 0) return `mpmc: popped ${p}:${low} before producer ${p} pushed it (pushed ${pushed})`;
+  const g = qGen(seq);
+  const prev = seq >= Q_WINDOW ? qGen(seq - Q_WINDOW) : 0;
+  const old = Atomics.exchange(gen, p * Q_WINDOW + low, g);
+  if (old === g) return `mpmc: value ${p}:${seq} popped twice`;
+  if (old !== prev) return `mpmc: producer ${p} seq ${seq - Q_WINDOW} never popped (lost) before seq ${seq} was (generation byte ${old}, expected ${prev})`;
+  return undefined;
+}
 
 // TaskList boards: per list, BOARD_N entries of [state, value] (+ tickets in a Float64Array).
 export const T_BOARD_N = 256;
@@ -196,13 +227,14 @@ export interface Handles {
 export interface WorkerInit {
   role: Role;
   slot: number;
-  /** Index of this worker among its role (producer index for bitmaps/buffers). */
+  /** Index of this worker among its role (producer index for the queue's generation table and buffers). */
   index: number;
   seed: number;
   epoch: number;
   ctl: SharedArrayBuffer;
   tickets: SharedArrayBuffer;
-  bitmap: SharedArrayBuffer;
+  /** MpmcQueue generation table: Q_WINDOW bytes per producer (see qRecord). */
+  qGen: SharedArrayBuffer;
   handles: Handles;
   semPermits: number;
   /** Timeout of timed waits, ms. */

@@ -539,14 +539,10 @@ function wgDoerRole(): Step {
 
 function queueRole(producer: boolean): Step {
   const q = MpmcQueue.from(H.queue as PrimitiveHandle);
-  const bm = new Int32Array(d.bitmap);
-  const wordsPer = S.Q_MAX_SEQ >>> 5;
+  const gen = new Uint8Array(d.qGen);
   const record = (v: number): void => {
-    const p = v >>> 24;
-    const s = v & 0xffffff;
-    const bit = 1 << (s & 31);
-    const old = Atomics.or(bm, p * wordsPer + (s >>> 5), bit);
-    if ((old & bit) !== 0) violation(`mpmc: value ${p}:${s} popped twice`);
+    const bad = S.qRecord(gen, c, v);
+    if (bad !== undefined) violation(bad);
     Atomics.add(c, S.Q_POPPED, 1);
     bump(S.S_OPS);
   };
@@ -556,8 +552,7 @@ function queueRole(producer: boolean): Step {
     try {
       if (producer) {
         const seq = Atomics.load(c, S.Q_PUSHED + d.index);
-        if (seq >= S.Q_MAX_SEQ) { bump(S.S_EXTRA); sleep(5); return; }
-        const v = (d.index << 24) | seq;
+        const v = S.qValue(d.index, seq);
         let ok = true;
         if (r < 0.15) ok = q.tryPush(v);
         else if (r < 0.6) { begin('queue.tryPushFor'); ok = q.tryPushFor(v, rand() * 5); if (!ok) bump(S.S_TIMEOUTS); } else {
