@@ -29,6 +29,8 @@ const { values: opt } = parseArgs({
     'kill-every-ms': { type: 'string', default: '250' },
     'wait-bound-ms': { type: 'string', default: '20000' },
     'rss-tolerance-mb': { type: 'string', default: '150' },
+    // log2 of the pool's task ring (see POOL_RING); small values exercise slot reuse in a short run.
+    'pool-ring-bits': { type: 'string', default: '20' },
     // Kill RwLock writers only while idle (default: also while holding the write/upgradable lock).
     'rw-idle-kills-only': { type: 'boolean', default: false },
   },
@@ -40,7 +42,13 @@ const N = Math.max(1, Math.min(6, Number(opt.workers)));
 const killEveryMs = Number(opt['kill-every-ms']);
 const waitBoundMs = Number(opt['wait-bound-ms']);
 const rssToleranceMb = Number(opt['rss-tolerance-mb']);
+// glibc's malloc: with its default (up to 8 arenas per core), worker churn alone grows RSS by
+// tens of MB per minute (soak/churn-control.ts, no parklot code, measures it); `npm run soak` caps
+// the arenas at 2 so the RSS check sees leaks, not arena fragmentation. Printed with the result.
+const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '(unset: glibc default)';
+const poolRingBits = Number(opt['pool-ring-bits']);
 if (![durationMs, N, killEveryMs, waitBoundMs, rssToleranceMb].every(Number.isFinite)) throw new RangeError('soak: numeric options expected');
+if (!Number.isInteger(poolRingBits) || poolRingBits < 8 || poolRingBits > 26) throw new RangeError('soak: --pool-ring-bits must be an integer in [8, 26]');
 
 const rand = mulberry32(seed);
 const epoch = Date.now();
@@ -207,33 +215,58 @@ async function killAtPoint(s: Slot): Promise<boolean> {
 
 // ------------------------------------------------------------------ pool
 
-// One counter and one outcome byte per task id. Sized for ~3,000 tasks/s over the whole run (a
-// 30-minute run at 2^21 ids ran out after ~17 minutes, and submit() stopped); a run that still
-// reaches the cap says so in the summary.
-const POOL_MAX_ID = Math.max(1 << 21, Math.ceil((durationMs / 1000) * 3000));
-const counts = new SharedArrayBuffer(POOL_MAX_ID * 4);
+// One start counter and one outcome byte per task, in a ring of POOL_RING entries reused in
+// submission order: a slot is reused only after its previous task settled, and is checked (ran at
+// most once, resolved ⇒ ran once, QueueFullError ⇒ never ran) just before reuse, then reset; the
+// slots still in use are checked at the end. The ring is touched up front, so it is part of the RSS
+// baseline. (A table of one entry per task filled up mid-run twice: 2^21 ids at ~17 minutes, then
+// 3,000 ids/s of run at ~18 minutes, and pool submissions stopped.) A late second run of a task
+// whose slot was reused counts against the new task: still a violation, under the new task's number.
+const POOL_RING = 2 ** poolRingBits;
+const counts = new SharedArrayBuffer(POOL_RING * 4);
 const started = new Int32Array(counts);
-const outcome = new Uint8Array(POOL_MAX_ID); // 0 pending, 1 ok, 2 exit, 3 abort, 4 queue full
+const outcome = new Uint8Array(POOL_RING); // 0 pending, 1 ok, 2 exit, 3 abort, 4 queue full, 5 other
+started.fill(0);
+outcome.fill(0);
+const seqOf = new Float64Array(POOL_RING); // task number (submission order) of each slot's task
 const MAX_QUEUE = 32;
 const pool = new WorkerPool({
   filename: new URL('./pool-task.ts', import.meta.url), threads: N, maxQueue: MAX_QUEUE, abortGraceMs: 200, workerData: { counts },
 });
-const poolStat = { submitted: 0, ok: 0, exit: 0, exitBeforeFirstStatement: 0, abort: 0, queueFull: 0, floods: 0, poolKills: 0 };
+const poolStat = { submitted: 0, ok: 0, exit: 0, exitBeforeFirstStatement: 0, abort: 0, queueFull: 0, floods: 0, poolKills: 0, reuseStalls: 0 };
 let poolInFlight = 0;
-let nextId = 0;
-let poolIdsExhaustedAt = -1; // ms into the run when the id table filled up (no more pool tasks)
+let nextSeq = 0;
 const expected = (name: string, x: number): number => (name === 'sq' ? (x * x) % 1000003 : name === 'sleepy' ? x + 1 : x * 2);
 
-function submit(): void {
-  if (nextId >= POOL_MAX_ID) {
-    if (poolIdsExhaustedAt < 0) poolIdsExhaustedAt = elapsed();
-    return;
+/** Final checks of the settled task in `slot`. */
+function checkPoolSlot(slot: number): void {
+  const n = Atomics.load(started, slot);
+  const o = outcome[slot];
+  const task = `task ${seqOf[slot]}`;
+  if (n > 1) violation('WorkerPool', `${task} ran ${n} times`);
+  else if (o === 1 && n !== 1) violation('WorkerPool', `${task} resolved but ran ${n} times`);
+  // Claimed (started, in the pool's terms: its state word went QUEUED → RUNNING) but killed before
+  // its first statement: V8 services terminate() at the function's entry, after the claim. The
+  // pool rejects it like any started task (it cannot know); counted, not a violation.
+  else if (o === 2 && n === 0) poolStat.exitBeforeFirstStatement++;
+  else if (o === 4 && n !== 0) violation('WorkerPool', `${task} rejected with QueueFullError but ran`);
+}
+
+/** Submits one task; returns false if its ring slot's previous task has not settled yet. */
+function submit(): boolean {
+  const slot = nextSeq % POOL_RING;
+  if (nextSeq >= POOL_RING) {
+    if (outcome[slot] === 0) { poolStat.reuseStalls++; return false; } // still in flight (or lost: the end check says so)
+    checkPoolSlot(slot);
+    Atomics.store(started, slot, 0);
+    outcome[slot] = 0;
   }
-  const id = nextId++;
+  const seq = nextSeq++;
+  seqOf[slot] = seq;
   const r = rand();
   const name = r < 0.6 ? 'sq' : r < 0.9 ? 'sleepy' : 'spin';
   const x = Math.floor(rand() * 100_000);
-  const arg = { id, x, ms: Math.floor(rand() * 10), us: Math.floor(rand() * 400) };
+  const arg = { id: slot, x, ms: Math.floor(rand() * 10), us: Math.floor(rand() * 400) };
   let signal: AbortSignal | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (rand() < 0.08) {
@@ -245,23 +278,24 @@ function submit(): void {
   poolInFlight++;
   const settle = (kind: number): void => {
     if (timer !== undefined) clearTimeout(timer);
-    if (outcome[id] !== 0) violation('WorkerPool', `task ${id} settled twice`);
-    outcome[id] = kind;
+    if (outcome[slot] !== 0) violation('WorkerPool', `task ${seq} settled twice`);
+    outcome[slot] = kind;
     poolInFlight--;
   };
   pool.run(arg, { name, signal }).then(
     (v) => {
       settle(1);
       poolStat.ok++;
-      if (v !== expected(name, x)) violation('WorkerPool', `task ${id} (${name}) resolved with ${String(v)}, expected ${expected(name, x)}`);
+      if (v !== expected(name, x)) violation('WorkerPool', `task ${seq} (${name}) resolved with ${String(v)}, expected ${expected(name, x)}`);
     },
     (e: unknown) => {
       if (e instanceof WorkerExitError) { settle(2); poolStat.exit++; } else if (e instanceof QueueFullError) { settle(4); poolStat.queueFull++; } else if ((e as Error | undefined)?.name === 'AbortError') { settle(3); poolStat.abort++; } else {
         settle(5);
-        violation('WorkerPool', `task ${id} (${name}) rejected with an unexpected error: ${e instanceof Error ? e.stack : String(e)}`);
+        violation('WorkerPool', `task ${seq} (${name}) rejected with an unexpected error: ${e instanceof Error ? e.stack : String(e)}`);
       }
     },
   );
+  return true;
 }
 
 async function poolDriver(): Promise<void> {
@@ -269,10 +303,10 @@ async function poolDriver(): Promise<void> {
   while (!stopping) {
     if (elapsed() >= nextFlood) {
       poolStat.floods++;
-      for (let i = 0; i < MAX_QUEUE * 4; i++) submit(); // past maxQueue: many must reject with QueueFullError
+      for (let i = 0; i < MAX_QUEUE * 4 && submit(); i++); // past maxQueue: many must reject with QueueFullError
       nextFlood = elapsed() + 1000 + rand() * 3000;
     }
-    for (let i = 0; i < 16 && poolInFlight < 48; i++) submit();
+    for (let i = 0; i < 16 && poolInFlight < 48 && submit(); i++);
     await new Promise<void>((r) => setTimeout(r, 1));
   }
 }
@@ -401,7 +435,7 @@ const heapTimer = setInterval(() => {
 
 // ------------------------------------------------------------------ run
 
-log(`seed ${seed}, ${durationMs / 1000} s, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
+log(`seed ${seed}, ${durationMs / 1000} s, MALLOC_ARENA_MAX=${mallocArenaMax}, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
 const chaosDone = chaos();
 const poolDone = poolDriver();
 const progress = setInterval(() => {
@@ -446,7 +480,7 @@ const settleStart = Date.now();
 while (poolInFlight > 0 && Date.now() - settleStart < 30_000) await sleep(10);
 if (poolInFlight > 0) {
   const lost: number[] = [];
-  for (let id = 0; id < nextId && lost.length < 20; id++) if (outcome[id] === 0) lost.push(id);
+  for (let slot = 0; slot < Math.min(nextSeq, POOL_RING) && lost.length < 20; slot++) if (outcome[slot] === 0) lost.push(seqOf[slot]);
   violation('WorkerPool', `${poolInFlight} tasks never settled (lost), e.g. ids ${lost.join(', ')}`);
   dumps.push(dump('pool tasks not settled'));
 }
@@ -567,20 +601,9 @@ lists.forEach((list, li) => {
   });
   if (seen.size !== live.size || list.size !== live.size) violation('TaskList', `list ${li}: ${live.size} live entries, forEach saw ${seen.size}, size ${list.size}`);
 });
-// Pool: every task settled once, ran at most once, and outcomes match runs.
-{
-  for (let id = 0; id < nextId; id++) {
-    const n = started[id];
-    const o = outcome[id];
-    if (n > 1) violation('WorkerPool', `task ${id} ran ${n} times`);
-    else if (o === 1 && n !== 1) violation('WorkerPool', `task ${id} resolved but ran ${n} times`);
-    // Claimed (started, in the pool's terms: its state word went QUEUED → RUNNING) but killed before
-    // its first statement: V8 services terminate() at the function's entry, after the claim. The
-    // pool rejects it like any started task (it cannot know); counted, not a violation.
-    else if (o === 2 && n === 0) poolStat.exitBeforeFirstStatement++;
-    else if (o === 4 && n !== 0) violation('WorkerPool', `task ${id} rejected with QueueFullError but ran`);
-  }
-}
+// Pool: every task settled once, ran at most once, and outcomes match runs (the tasks still in
+// the ring; earlier ones were checked when their slot was reused).
+for (let slot = 0; slot < Math.min(nextSeq, POOL_RING); slot++) if (outcome[slot] !== 0) checkPoolSlot(slot);
 // Parking lot: no PARKED bit left, nobody parked, every waiter record back on the free stack.
 {
   for (const m of [mutex, cvMutex]) if (word(m.offset) !== 0) violation('ParkingLot', `mutex at ${m.offset}: word 0x${word(m.offset).toString(16)} at the end (LOCKED/PARKED left)`);
@@ -667,12 +690,12 @@ console.log(fmt(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const t of table) console.log(fmt(t));
 console.log(`other = Once initializer throws (planned) / WorkerPool QueueFullError`);
-console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError (${poolStat.exitBeforeFirstStatement} of them killed between the claim and the task's first statement), ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated${poolIdsExhaustedAt >= 0 ? `; NOTE: the task-id table (${POOL_MAX_ID}) filled up at ${(poolIdsExhaustedAt / 1000).toFixed(0)} s, no pool tasks after that` : ''}`);
+console.log(`pool: ${poolStat.submitted} submitted: ${poolStat.ok} ok, ${poolStat.exit} WorkerExitError (${poolStat.exitBeforeFirstStatement} of them killed between the claim and the task's first statement), ${poolStat.abort} aborted, ${poolStat.queueFull} QueueFullError (${poolStat.floods} floods past maxQueue ${MAX_QUEUE}), ${poolStat.poolKills} pool workers terminated; ${poolStat.reuseStalls} submissions deferred because the task's ring slot (${POOL_RING}) was still in flight`);
 console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(', ')}; kill requests not reached in 1.5 s: ${killRequestsExpired}`);
 console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
 if (post.length < 2) console.log(`RSS: NOT CHECKED: ${post.length} sample(s) after the ${warmupMs / 1000} s warm-up (RSS is sampled every 5 s; run ≥ 1 minute for the flatness check)`);
-else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples`);
+else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples; MALLOC_ARENA_MAX=${mallocArenaMax}`);
 const breakdown = memoryBreakdown();
 if (breakdown !== undefined) console.log(`memory after warm-up: ${breakdown}`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
@@ -681,7 +704,7 @@ for (const v of violations.slice(0, 30)) console.log(`  - [${(v.atMs / 1000).toF
 if (opt.json !== undefined) {
   writeFileSync(opt.json, JSON.stringify({
     seed, durationMs, elapsedMs: elapsed(), workers: N, rows: [...rows.values()], pool: poolStat, killsByPoint: Object.fromEntries(killsAt),
-    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, series: rss, workerHeap }, violations, dumps, pass: totalViolations === 0,
+    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, mallocArenaMax, series: rss, workerHeap }, violations, dumps, pass: totalViolations === 0,
   }, null, 2));
 }
 clearTimeout(hardTimer);
