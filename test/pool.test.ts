@@ -136,6 +136,30 @@ describe('WorkerPool: task files and values', () => {
     expect(rs.map((r) => (r as { id: number }).id)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
   });
 
+  it('a result larger than its argument slot goes to the worker\'s reserved slot (kept across replacements); concurrent ones by message', async () => {
+    // Workers never allocate pool slots (a worker killed inside the free list's ring would wedge
+    // it): each worker index owns one reserved slot per larger tier, freed for reuse by the main
+    // thread once it has read the result.
+    const p = pool({ threads: 1, slots: { tiers: [{ bytes: 64, count: 64 }, { bytes: 1024, count: 8 }, { bytes: 16_384, count: 4 }] } });
+    for (let i = 0; i < 20; i++) {
+      await expect(p.run(500, { name: 'makeString' })).resolves.toHaveLength(500); // tier 1 reserve
+      await expect(p.run(9000, { name: 'makeString' })).resolves.toHaveLength(9000); // tier 2 reserve
+    }
+    expect(p.stats.payloadMessages).toBe(0); // sequential: the reserve is free again each time
+    // Many at once: one in the reserve at a time, the others by message; every value right.
+    const big = await Promise.all(Array.from({ length: 40 }, (_, i) => p.run(700 + i, { name: 'makeString' })));
+    expect(big.map((x) => (x as string).length)).toEqual(Array.from({ length: 40 }, (_, i) => 700 + i));
+    const afterBurst = p.stats.payloadMessages;
+    expect(afterBurst).toBeGreaterThan(0);
+    // A replaced worker inherits its index's reserve.
+    await p.workers[0]!.terminate();
+    for (let i = 0; i < 5; i++) await expect(p.run(800, { name: 'makeString' })).resolves.toHaveLength(800);
+    expect(p.stats.payloadMessages).toBe(afterBurst);
+    // The reserves are not lost to the tasks: all 8 − 1 remaining 1 KiB slots still serve arguments.
+    const args = await Promise.all(Array.from({ length: 7 }, () => p.run('y'.repeat(900), { name: 'sizeOf' })));
+    expect(args).toEqual(Array.from({ length: 7 }, () => 900));
+  });
+
   it("slots: 'none' sends every payload by message, with the same results", async () => {
     const p = pool({ slots: 'none' });
     await expect(p.run({ id: 5 })).resolves.toMatchObject({ id: 5 });

@@ -23,6 +23,13 @@ export interface WorkerInit {
   readonly control: number;
   /** Slot pool (sab transport). */
   readonly slots: FuturePoolHandle | null;
+  /**
+   * This worker index's reserved result slots, one per tier above the smallest (−1: none), for
+   * results that do not fit the argument's slot. Word H_ARG_LEN of a reserved slot's header is its
+   * busy flag: the worker stores 1 after writing a result there (before DONE); the main thread
+   * stores 0 after reading it. Workers never allocate from the FuturePool (see worker-pool.ts).
+   */
+  readonly reserve: readonly number[];
   /** Payloads always travel by message (slot pool 'none'). */
   readonly payloadsByMessage: boolean;
   /** Byte offsets of every worker's submission ring (stealing reads the others). */

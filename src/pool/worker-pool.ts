@@ -350,6 +350,16 @@ export class WorkerPool {
   readonly #i32: Int32Array;
   readonly #ctl: number;
   readonly #slots: FuturePool | undefined;
+  /**
+   * Per worker index (kept across replacements): one result slot per tier above the smallest,
+   * allocated by the main thread (see WorkerInit.reserve). Workers never allocate or free pool slots
+   * themselves: the FuturePool's central lists are Vyukov rings, and a worker terminated between
+   * claiming a ring cell and publishing it would wedge that cell, so that the main thread's next
+   * free() into it spins forever (the chaos soak caught it). A worker that dies between setting a
+   * reserve's busy flag and storing DONE leaves that reserve busy: its successors use messages
+   * for such results instead (slower, never wrong).
+   */
+  readonly #reserves: (readonly number[] | undefined)[] = [];
   readonly #codec: Codec | undefined;
   readonly #u8: Buffer | undefined;
   readonly #slotTask: (Task | undefined)[];
@@ -1133,9 +1143,14 @@ export class WorkerPool {
         this.#payloadMessages++;
         value = this.#takeMessage(this.#workers[workerOfState(st)], entry);
       } else if (tag === PAYLOAD_OTHER_SLOT) {
+        // One of the worker's reserved slots (never freed): read it, then clear its busy flag
+        // (release edge: our reads happen before the worker's next write, after it loads 0).
         const other = i32[hdr + H_RES_LEN];
-        value = this.#codec!.decode(slots.slotOffset(other) + HEADER_BYTES);
-        slots.free(other);
+        try {
+          value = this.#codec!.decode(slots.slotOffset(other) + HEADER_BYTES);
+        } finally {
+          Atomics.store(i32, (slots.slotOffset(other) >> 2) + H_ARG_LEN, 0);
+        }
       } else {
         value = this.#codec!.decode(hdrByte + HEADER_BYTES);
       }
@@ -1475,6 +1490,30 @@ export class WorkerPool {
     for (const w of this.#workers) if (w.state === 'failed') this.#spawn(w);
   }
 
+  /** Worker index `i`'s reserved result slots (allocated on first use; see #reserves). */
+  #reserveFor(i: number): readonly number[] {
+    let r = this.#reserves[i];
+    if (r !== undefined) return r;
+    const slots = this.#slots;
+    const out: number[] = [];
+    if (slots !== undefined && this.transport === 'sab' && !this.#payloadsByMessage) {
+      const tb = slots.tierBytes;
+      for (let t = 1; t < tb.length; t++) {
+        const s = slots.alloc(tb[t]);
+        if (s < 0 || slots.capacityOf(s) !== tb[t]) {
+          if (s >= 0) slots.free(s);
+          out.push(-1);
+          continue;
+        }
+        Atomics.store(this.#i32, (slots.slotOffset(s) >> 2) + H_ARG_LEN, 0); // not busy
+        out.push(s);
+      }
+    }
+    r = Object.freeze(out);
+    this.#reserves[i] = r;
+    return r;
+  }
+
   #spawn(w: WorkerHandle): void {
     const { port1, port2 } = new MessageChannel();
     const init: WorkerInit = {
@@ -1486,6 +1525,7 @@ export class WorkerPool {
       region: this.region!.handle,
       control: this.#ctl << 2,
       slots: this.#slots?.handle ?? null,
+      reserve: this.#reserveFor(w.index),
       payloadsByMessage: this.#payloadsByMessage,
       rings: this.#ringOffsets,
       ringCapacity: this.#ringCapacity,

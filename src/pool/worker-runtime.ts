@@ -46,7 +46,7 @@ import { SpscQueue } from '../task-list/spsc-queue.ts';
 import { Codec, errorToWire, NO_ROOM, NotSerializableError } from './codec.ts';
 import { FuturePool } from './future-pool.ts';
 import {
-  C_MAIN, C_SHUTDOWN, C_SIGNAL, GEN_MASK, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND, H_RES_LEN, H_RES_TAG,
+  C_MAIN, C_SHUTDOWN, C_SIGNAL, GEN_MASK, H_ARG_LEN, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND, H_RES_LEN, H_RES_TAG,
   H_STATE, HEADER_BYTES, MAIN_AWAKE, MAIN_SLEEPING, PAYLOAD_MESSAGE, PAYLOAD_OTHER_SLOT, R_ERROR, R_OK, S_DONE,
   S_QUEUED, S_RUNNING, SLOT_BITS, SLOT_MASK, stateWord, W_BATCHES, W_BUSY_HI, W_BUSY_LO, W_CAP, W_COMPLETED,
   W_PARKED, W_PARKS, W_READY, W_RUNNING, W_STARTED, W_STATE, W_STOLEN, workerBase,
@@ -422,19 +422,20 @@ function startSabLoop(): void {
       try {
         len = byMessage ? NO_ROOM : codec.encode(v, dataOff, slots.capacityOf(slot));
         if (len === NO_ROOM && !byMessage) {
-          // Larger slots for the result, tier by tier; the main thread frees the one used after reading.
-          let need = slots.capacityOf(slot) + 1;
-          while (slots.tierFor(need) >= 0) {
-            const other = slots.alloc(need);
-            if (other < 0) break; // every larger slot is busy: send it by message
-            const n = codec.encode(v, slots.slotOffset(other) + HEADER_BYTES, slots.capacityOf(other));
-            if (n !== NO_ROOM) {
-              tag = PAYLOAD_OTHER_SLOT;
-              len = other;
-              break;
-            }
-            need = slots.capacityOf(other) + 1;
-            slots.free(other);
+          // This worker index's reserved larger slots (WorkerInit.reserve), smallest first, if the
+          // main thread has read the previous result out of it (busy flag 0: acquire edge with its
+          // clearing store). Never an alloc: see WorkerInit.reserve and worker-pool.ts #reserves.
+          const need = slots.capacityOf(slot) + 1;
+          for (const other of init.reserve) {
+            if (other < 0 || slots.capacityOf(other) < need) continue;
+            const ob = slots.slotOffset(other);
+            if (Atomics.load(i32, (ob >> 2) + H_ARG_LEN) !== 0) continue;
+            const n = codec.encode(v, ob + HEADER_BYTES, slots.capacityOf(other));
+            if (n === NO_ROOM) continue;
+            Atomics.store(i32, (ob >> 2) + H_ARG_LEN, 1); // busy until the main thread has read it (DONE is stored after)
+            tag = PAYLOAD_OTHER_SLOT;
+            len = other;
+            break;
           }
           if (tag === PAYLOAD_OTHER_SLOT) break;
         }
