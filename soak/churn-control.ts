@@ -7,7 +7,7 @@
  * is Node's/glibc's per-thread memory, not a parklot leak.
  *
  *   node soak/churn-control.ts --minutes 7                      # glibc defaults
- *   MALLOC_ARENA_MAX=2 node soak/churn-control.ts --minutes 7   # what `npm run soak` sets
+ *   MALLOC_ARENA_MAX=2 node soak/churn-control.ts --minutes 7   # glibc malloc capped at 2 arenas
  */
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import {
   Barrier, Condvar, MpmcQueue, Mutex, Once, QueueFullError, RwLock, Semaphore, SharedRegion, TaskList, WaitGroup,
   WorkerExitError, WorkerPool,
@@ -42,9 +43,8 @@ const N = Math.max(1, Math.min(6, Number(opt.workers)));
 const killEveryMs = Number(opt['kill-every-ms']);
 const waitBoundMs = Number(opt['wait-bound-ms']);
 const rssToleranceMb = Number(opt['rss-tolerance-mb']);
-// glibc's malloc: with its default (up to 8 arenas per core), worker churn alone grows RSS by
-// tens of MB per minute (soak/churn-control.ts, no parklot code, measures it); `npm run soak` caps
-// the arenas at 2 so the RSS check sees leaks, not arena fragmentation. Printed with the result.
+// glibc's malloc arena cap, printed with the result because it changes RSS under thread churn
+// (a 30-minute run with MALLOC_ARENA_MAX=2 grew as much as one without: not the soak's cause).
 const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '(unset: glibc default)';
 const poolRingBits = Number(opt['pool-ring-bits']);
 if (![durationMs, N, killEveryMs, waitBoundMs, rssToleranceMb].every(Number.isFinite)) throw new RangeError('soak: numeric options expected');
@@ -414,22 +414,34 @@ const rssTimer = setInterval(() => {
   const m = process.memoryUsage();
   rss.push({ t: elapsed(), mb: m.rss / MB, heapMb: m.heapUsed / MB, externalMb: m.external / MB, arrayBuffersMb: m.arrayBuffers / MB });
 }, 5000);
-const workerHeap: { t: number; workers: number; byComponent: Record<string, number> }[] = [];
+const workerHeap: { t: number; workers: number; byComponent: Record<string, number>; physicalByComponent: Record<string, number>; physicalMb: number; mainPhysicalMb: number; rssMb: number }[] = [];
 let heapSampling = false;
 const heapTimer = setInterval(() => {
   if (heapSampling || stopping) return;
   heapSampling = true;
   const t = elapsed();
-  const live = slots.filter((s) => s.worker !== undefined && !s.killing);
-  void Promise.all(live.map(async (s) => {
+  const live: { component: string; w: Worker }[] = [
+    ...slots.filter((s) => s.worker !== undefined && !s.killing).map((s) => ({ component: S.COMPONENT[s.role], w: s.worker! })),
+    ...pool.workers.filter((w) => w !== undefined).map((w) => ({ component: 'WorkerPool', w })),
+  ];
+  void Promise.all(live.map(async ({ component, w }) => {
     try {
-      return { component: S.COMPONENT[s.role], used: (await s.worker!.getHeapStatistics()).used_heap_size };
+      const h = await w.getHeapStatistics();
+      return { component, used: h.used_heap_size, physical: h.total_physical_size };
     } catch { return undefined; } // exited meanwhile
   })).then((rs) => {
     const byComponent: Record<string, number> = {};
+    const physicalByComponent: Record<string, number> = {};
     let workers = 0;
-    for (const r of rs) if (r !== undefined) { workers++; byComponent[r.component] = (byComponent[r.component] ?? 0) + r.used / MB; }
-    workerHeap.push({ t, workers, byComponent });
+    let physical = 0;
+    for (const r of rs) {
+      if (r === undefined) continue;
+      workers++;
+      physical += r.physical;
+      byComponent[r.component] = (byComponent[r.component] ?? 0) + r.used / MB;
+      physicalByComponent[r.component] = (physicalByComponent[r.component] ?? 0) + r.physical / MB;
+    }
+    workerHeap.push({ t, workers, byComponent, physicalByComponent, physicalMb: physical / MB, mainPhysicalMb: getHeapStatistics().total_physical_size / MB, rssMb: process.memoryUsage.rss() / MB });
   }).finally(() => { heapSampling = false; });
 }, 30_000);
 
@@ -642,9 +654,12 @@ function memoryBreakdown(): string | undefined {
     const w0 = wh[0];
     const w1 = wh[wh.length - 1];
     const sum = (w: typeof w0): number => Object.values(w.byComponent).reduce((x, y) => x + y, 0);
-    parts.push(`worker heaps ${d(sum(w0), sum(w1))} (${w0.workers}/${w1.workers} workers sampled)`);
-    const grew = Object.keys(w1.byComponent).map((k) => [k, w1.byComponent[k] - (w0.byComponent[k] ?? 0)] as const).filter(([, g]) => Math.abs(g) >= 1);
-    if (grew.length > 0) parts.push(`by component: ${grew.map(([k, g]) => `${k} ${g >= 0 ? '+' : ''}${g.toFixed(0)} MB`).join(', ')}`);
+    parts.push(`worker heaps (used) ${d(sum(w0), sum(w1))} (${w0.workers}/${w1.workers} workers sampled)`);
+    // RSS = V8 heaps of the live threads (physical) + the rest (native: thread stacks, malloc, code, pages of exited isolates).
+    const live = (w: typeof w0): number => w.physicalMb + w.mainPhysicalMb;
+    parts.push(`V8 heaps of live threads (physical) ${d(live(w0), live(w1))}, rest of RSS ${d(w0.rssMb - live(w0), w1.rssMb - live(w1))}`);
+    const grew = Object.keys(w1.byComponent).map((k) => [k, w1.byComponent[k] - (w0.byComponent[k] ?? 0), w1.physicalByComponent[k] - (w0.physicalByComponent[k] ?? 0)] as const);
+    parts.push(`by component (used / physical): ${grew.map(([k, g, p]) => `${k} ${g >= 0 ? '+' : ''}${g.toFixed(0)} / ${p >= 0 ? '+' : ''}${p.toFixed(0)} MB`).join(', ')}`);
   }
   return parts.join('; ');
 }
