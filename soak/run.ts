@@ -406,15 +406,16 @@ const hardTimer = setTimeout(() => {
 // ------------------------------------------------------------------ RSS
 
 // Every 5 s: the process RSS (what the flatness check uses) and the main thread's V8 heap, external
-// and ArrayBuffer memory; every 30 s: each live lock/queue worker's V8 heap, summed by component.
-// The breakdown does not change the verdict; it says where growth is when the check fails.
+// and ArrayBuffer memory; every 30 s: each live worker's V8 heap (used and physical; pool workers
+// included), summed by component, and the main thread's physical heap. The breakdown does not
+// change the verdict; it says where growth is when the check fails.
 const MB = 2 ** 20;
 const rss: { t: number; mb: number; heapMb: number; externalMb: number; arrayBuffersMb: number }[] = [];
 const rssTimer = setInterval(() => {
   const m = process.memoryUsage();
   rss.push({ t: elapsed(), mb: m.rss / MB, heapMb: m.heapUsed / MB, externalMb: m.external / MB, arrayBuffersMb: m.arrayBuffers / MB });
 }, 5000);
-const workerHeap: { t: number; workers: number; byComponent: Record<string, number>; physicalByComponent: Record<string, number>; physicalMb: number; mainPhysicalMb: number; rssMb: number }[] = [];
+const workerHeap: { t: number; workers: number; byComponent: Record<string, number>; physicalByComponent: Record<string, number>; mainPhysicalMb: number; rssMb: number }[] = [];
 let heapSampling = false;
 const heapTimer = setInterval(() => {
   if (heapSampling || stopping) return;
@@ -433,15 +434,13 @@ const heapTimer = setInterval(() => {
     const byComponent: Record<string, number> = {};
     const physicalByComponent: Record<string, number> = {};
     let workers = 0;
-    let physical = 0;
     for (const r of rs) {
       if (r === undefined) continue;
       workers++;
-      physical += r.physical;
       byComponent[r.component] = (byComponent[r.component] ?? 0) + r.used / MB;
       physicalByComponent[r.component] = (physicalByComponent[r.component] ?? 0) + r.physical / MB;
     }
-    workerHeap.push({ t, workers, byComponent, physicalByComponent, physicalMb: physical / MB, mainPhysicalMb: getHeapStatistics().total_physical_size / MB, rssMb: process.memoryUsage.rss() / MB });
+    workerHeap.push({ t, workers, byComponent, physicalByComponent, mainPhysicalMb: getHeapStatistics().total_physical_size / MB, rssMb: process.memoryUsage.rss() / MB });
   }).finally(() => { heapSampling = false; });
 }, 30_000);
 
@@ -653,10 +652,10 @@ function memoryBreakdown(): string | undefined {
   if (wh.length >= 2) {
     const w0 = wh[0];
     const w1 = wh[wh.length - 1];
-    const sum = (w: typeof w0): number => Object.values(w.byComponent).reduce((x, y) => x + y, 0);
-    parts.push(`worker heaps (used) ${d(sum(w0), sum(w1))} (${w0.workers}/${w1.workers} workers sampled)`);
+    const sum = (m: Record<string, number>): number => Object.values(m).reduce((x, y) => x + y, 0);
+    parts.push(`worker heaps (used) ${d(sum(w0.byComponent), sum(w1.byComponent))} (${w0.workers}/${w1.workers} workers sampled)`);
     // RSS = V8 heaps of the live threads (physical) + the rest (native: thread stacks, malloc, code, pages of exited isolates).
-    const live = (w: typeof w0): number => w.physicalMb + w.mainPhysicalMb;
+    const live = (w: typeof w0): number => sum(w.physicalByComponent) + w.mainPhysicalMb;
     parts.push(`V8 heaps of live threads (physical) ${d(live(w0), live(w1))}, rest of RSS ${d(w0.rssMb - live(w0), w1.rssMb - live(w1))}`);
     const grew = Object.keys(w1.byComponent).map((k) => [k, w1.byComponent[k] - (w0.byComponent[k] ?? 0), w1.physicalByComponent[k] - (w0.physicalByComponent[k] ?? 0)] as const);
     parts.push(`by component (used / physical): ${grew.map(([k, g, p]) => `${k} ${g >= 0 ? '+' : ''}${g.toFixed(0)} / ${p >= 0 ? '+' : ''}${p.toFixed(0)} MB`).join(', ')}`);

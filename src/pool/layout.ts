@@ -58,7 +58,11 @@ export function workerOfState(word: number): number {
 export const H_STATE = 0;
 /** Argument: codec tag of the payload (see codec.ts), or PAYLOAD_MESSAGE. */
 export const H_ARG_TAG = 1;
-/** Argument: bytes of payload written after the name. */
+/**
+ * Argument: bytes of payload written after the name. In a worker's reserved result slot (never a
+ * task's slot; see WorkerInit.reserve) this word is instead the busy flag: 1 from the worker's
+ * result write until the main thread has read it, else 0.
+ */
 export const H_ARG_LEN = 2;
 /** Task export: 0 = default, else 1 + index into the name table; the name's bytes lead the payload. */
 export const H_NAME = 3;
