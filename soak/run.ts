@@ -30,6 +30,9 @@ const { values: opt } = parseArgs({
     'kill-every-ms': { type: 'string', default: '250' },
     'wait-bound-ms': { type: 'string', default: '20000' },
     'rss-tolerance-mb': { type: 'string', default: '150' },
+    // Young-generation cap of every soak worker, MB (resourceLimits.maxYoungGenerationSizeMb); 0 =
+    // V8's default. See YOUNG_GEN_NOTE.
+    'young-gen-mb': { type: 'string', default: '16' },
     // log2 of the pool's task ring (see POOL_RING); small values exercise slot reuse in a short run.
     'pool-ring-bits': { type: 'string', default: '20' },
     // Kill RwLock writers only while idle (default: also while holding the write/upgradable lock).
@@ -47,6 +50,23 @@ const rssToleranceMb = Number(opt['rss-tolerance-mb']);
 // (a 30-minute run with MALLOC_ARENA_MAX=2 grew as much as one without: not the soak's cause).
 const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '(unset: glibc default)';
 const poolRingBits = Number(opt['pool-ring-bits']);
+const youngGenMb = Number(opt['young-gen-mb']);
+if (!Number.isInteger(youngGenMb) || youngGenMb < 0) throw new RangeError('soak: --young-gen-mb must be a non-negative integer (0: V8 default)');
+/**
+ * YOUNG_GEN_NOTE. V8 grows a thread's young generation (new space) while its scavenges see many
+ * survivors, up to a maximum far above what a soak worker needs, and does not shrink it while the
+ * thread stays busy. A long-lived worker with a high allocation rate therefore adds ~100 MB of
+ * committed heap, in steps, over tens of minutes: the 30-minute soak at 69fa7af grew +373 MB, of
+ * which +283 MB were the three never-killed Barrier workers' heaps reaching a plateau (~118 MB
+ * each at ~24 min, flat after; their old space stayed ~14 MB). An isolated run of the barrier
+ * role (3 workers, 4 minutes) showed the same: new space 13 → 26 → 52 → 103 MB, old space flat;
+ * with a 16 MB cap, 30 MB per worker from the first minute and the same operation rate. So the
+ * flatness check caps the young generation (workers: resourceLimits; main thread: the npm script's
+ * --max-semi-space-size) so that V8's heap sizing settles within the warm-up and what is left to
+ * detect is growth of live memory (old space, native memory). `--young-gen-mb 0` restores the default.
+ */
+const workerLimits = youngGenMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenMb } } : {};
+const mainSemiSpace = process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(V8 default)';
 if (![durationMs, N, killEveryMs, waitBoundMs, rssToleranceMb].every(Number.isFinite)) throw new RangeError('soak: numeric options expected');
 if (!Number.isInteger(poolRingBits) || poolRingBits < 8 || poolRingBits > 26) throw new RangeError('soak: --pool-ring-bits must be an integer in [8, 26]');
 
@@ -151,7 +171,7 @@ function spawn(s: Slot): void {
     role: s.role, slot: s.slot, index: s.index, seed: (seed + s.slot * 7919 + s.incarnation * 104729) >>> 0, epoch, ctl, tickets,
     qGen: qGenBuf, handles, semPermits: SEM_PERMITS, waitMs: 2000, wgDoers: WG_DOERS,
   };
-  const w = new Worker(workerUrl, { workerData: init });
+  const w = new Worker(workerUrl, { workerData: init, ...workerLimits });
   region.watch(w); // before it can take a lock: on exit it is marked dead and its locks recoverable
   s.worker = w;
   s.incarnation++;
@@ -231,7 +251,7 @@ outcome.fill(0);
 const seqOf = new Float64Array(POOL_RING); // task number (submission order) of each slot's task
 const MAX_QUEUE = 32;
 const pool = new WorkerPool({
-  filename: new URL('./pool-task.ts', import.meta.url), threads: N, maxQueue: MAX_QUEUE, abortGraceMs: 200, workerData: { counts },
+  filename: new URL('./pool-task.ts', import.meta.url), threads: N, maxQueue: MAX_QUEUE, abortGraceMs: 200, workerData: { counts }, ...workerLimits,
 });
 const poolStat = { submitted: 0, ok: 0, exit: 0, exitBeforeFirstStatement: 0, abort: 0, queueFull: 0, floods: 0, poolKills: 0, reuseStalls: 0 };
 let poolInFlight = 0;
@@ -412,6 +432,9 @@ const hardTimer = setTimeout(() => {
 const MB = 2 ** 20;
 const rss: { t: number; mb: number; heapMb: number; externalMb: number; arrayBuffersMb: number }[] = [];
 const rssTimer = setInterval(() => {
+  // Only while the chaos runs: samples taken while workers exit would pull "last" down (a 10-minute
+  // run's final sample, taken during the quiesce, read 820 MB against ~1,110 MB before it).
+  if (stopping) return;
   const m = process.memoryUsage();
   rss.push({ t: elapsed(), mb: m.rss / MB, heapMb: m.heapUsed / MB, externalMb: m.external / MB, arrayBuffersMb: m.arrayBuffers / MB });
 }, 5000);
@@ -446,7 +469,7 @@ const heapTimer = setInterval(() => {
 
 // ------------------------------------------------------------------ run
 
-log(`seed ${seed}, ${durationMs / 1000} s, MALLOC_ARENA_MAX=${mallocArenaMax}, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
+log(`seed ${seed}, ${durationMs / 1000} s, MALLOC_ARENA_MAX=${mallocArenaMax}, worker young gen ${youngGenMb > 0 ? `${youngGenMb} MB` : 'V8 default'}, main ${mainSemiSpace}, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
 const chaosDone = chaos();
 const poolDone = poolDriver();
 const progress = setInterval(() => {
@@ -709,7 +732,7 @@ console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(',
 console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
 if (post.length < 2) console.log(`RSS: NOT CHECKED: ${post.length} sample(s) after the ${warmupMs / 1000} s warm-up (RSS is sampled every 5 s; run ≥ 1 minute for the flatness check)`);
-else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples; MALLOC_ARENA_MAX=${mallocArenaMax}`);
+else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples; MALLOC_ARENA_MAX=${mallocArenaMax}; worker young gen ${youngGenMb > 0 ? `${youngGenMb} MB` : 'V8 default'}; main ${mainSemiSpace}`);
 const breakdown = memoryBreakdown();
 if (breakdown !== undefined) console.log(`memory after warm-up: ${breakdown}`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
@@ -718,7 +741,7 @@ for (const v of violations.slice(0, 30)) console.log(`  - [${(v.atMs / 1000).toF
 if (opt.json !== undefined) {
   writeFileSync(opt.json, JSON.stringify({
     seed, durationMs, elapsedMs: elapsed(), workers: N, rows: [...rows.values()], pool: poolStat, killsByPoint: Object.fromEntries(killsAt),
-    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, mallocArenaMax, series: rss, workerHeap }, violations, dumps, pass: totalViolations === 0,
+    killRequestsExpired, rwDeadWindowMaxMs: at(S.G_RW_DEAD_MAX), rwReadWaitMaxMs: at(S.G_RW_READ_WAIT_MAX), rss: { ...rssReport, mallocArenaMax, youngGenMb, mainSemiSpace, series: rss, workerHeap }, violations, dumps, pass: totalViolations === 0,
   }, null, 2));
 }
 clearTimeout(hardTimer);

@@ -412,6 +412,7 @@ function barrierRole(): Step {
   return async () => {
     const g0 = barrier.generation;
     let res: { leader: boolean } | null;
+    let signal: AbortSignal | undefined;
     try {
       if (rand() < 0.7) {
         begin('barrier.waitFor');
@@ -420,11 +421,14 @@ function barrierRole(): Step {
       } else {
         begin('barrier.waitAsync');
         // Rarely aborted: an abort withdraws the arrival, the others then wait for us again.
-        const signal = rand() < 0.05 ? AbortSignal.timeout(Math.floor(rand() * 5)) : undefined;
+        signal = rand() < 0.05 ? AbortSignal.timeout(Math.floor(rand() * 5)) : undefined;
         res = await barrier.waitAsync({ timeoutMs: Math.min(W, 200 + rand() * 800), signal });
       }
     } catch (e) {
-      waitFailed(e);
+      // AbortSignal.timeout aborts with a DOMException named TimeoutError: count it as an abort
+      // (it is the signal's reason), not as the wait's own timeout.
+      if (signal?.aborted === true && e === signal.reason) bump(S.S_ABORTS);
+      else waitFailed(e);
       return;
     } finally {
       end();
