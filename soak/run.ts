@@ -58,12 +58,13 @@ if (!Number.isInteger(youngGenMb) || youngGenMb < 0) throw new RangeError('soak:
  * thread stays busy. A long-lived worker with a high allocation rate therefore adds ~100 MB of
  * committed heap, in steps, over tens of minutes: the 30-minute soak at 69fa7af grew +373 MB, of
  * which +283 MB were the three never-killed Barrier workers' heaps reaching a plateau (~118 MB
- * each at ~24 min, flat after; their old space stayed ~14 MB). An isolated run of the barrier
- * role (3 workers, 4 minutes) showed the same: new space 13 → 26 → 52 → 103 MB, old space flat;
- * with a 16 MB cap, 30 MB per worker from the first minute and the same operation rate. So the
- * flatness check caps the young generation (workers: resourceLimits; main thread: the npm script's
- * --max-semi-space-size) so that V8's heap sizing settles within the warm-up and what is left to
- * detect is growth of live memory (old space, native memory). `--young-gen-mb 0` restores the default.
+ * each at ~24 min, flat after). soak/barrier-heap.ts (the barrier role alone, 3 workers, heap
+ * spaces per worker) showed the mechanism: new space 13 → 26 → 52 → 103 MB within ~100 s, then
+ * flat; old space ~14 MB throughout; with a 16 MB cap, 30 MB per worker from the first minute at
+ * the same operation rate. So the flatness check caps the young generation (workers:
+ * resourceLimits; main thread: the npm script's --max-semi-space-size) so that V8's heap sizing
+ * settles within the warm-up and what is left to detect is growth of live memory (old space,
+ * native memory). `--young-gen-mb 0` restores V8's default.
  */
 const workerLimits = youngGenMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenMb } } : {};
 const mainSemiSpace = process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(V8 default)';
