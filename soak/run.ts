@@ -68,6 +68,7 @@ if (!Number.isInteger(youngGenMb) || youngGenMb < 0) throw new RangeError('soak:
  */
 const workerLimits = youngGenMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenMb } } : {};
 const mainSemiSpace = process.execArgv.find((a) => a.startsWith('--max-semi-space-size')) ?? '(V8 default)';
+const heapSizing = `worker young gen ${youngGenMb > 0 ? `${youngGenMb} MB` : 'V8 default'}, main ${mainSemiSpace}`;
 if (![durationMs, N, killEveryMs, waitBoundMs, rssToleranceMb].every(Number.isFinite)) throw new RangeError('soak: numeric options expected');
 if (!Number.isInteger(poolRingBits) || poolRingBits < 8 || poolRingBits > 26) throw new RangeError('soak: --pool-ring-bits must be an integer in [8, 26]');
 
@@ -470,7 +471,7 @@ const heapTimer = setInterval(() => {
 
 // ------------------------------------------------------------------ run
 
-log(`seed ${seed}, ${durationMs / 1000} s, MALLOC_ARENA_MAX=${mallocArenaMax}, worker young gen ${youngGenMb > 0 ? `${youngGenMb} MB` : 'V8 default'}, main ${mainSemiSpace}, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
+log(`seed ${seed}, ${durationMs / 1000} s, MALLOC_ARENA_MAX=${mallocArenaMax}, ${heapSizing}, --workers ${N}: ${slots.length} lock/queue workers + ${N} pool threads; kill every ~${killEveryMs} ms${opt['rw-idle-kills-only'] ? '; RwLock writers killed only while idle' : ''}`);
 const chaosDone = chaos();
 const poolDone = poolDriver();
 const progress = setInterval(() => {
@@ -733,7 +734,7 @@ console.log(`kills by point: ${[...killsAt].map(([k, v]) => `${k} ${v}`).join(',
 console.log(`rwlock: X ${at(S.R_X)}; longest dead-holder window (freeze → take-over) ${!opt['rw-idle-kills-only'] ? `${at(S.G_RW_DEAD_MAX)} ms` : 'n/a (no in-lock kills with --rw-idle-kills-only)'}; longest untimed read() ${at(S.G_RW_READ_WAIT_MAX)} ms (bound ${waitBoundMs} ms)`);
 console.log(`end state: waiter records free ${lotFree} / ${region.waiterCount}; queue drained ${queueDrained}; barrier generations ${at(S.G_BARRIER_LEADERS)}; waitgroup rounds ${at(S.G_WG_ROUND)}; onces done ${at(S.G_ONCE_NEXT)}`);
 if (post.length < 2) console.log(`RSS: NOT CHECKED: ${post.length} sample(s) after the ${warmupMs / 1000} s warm-up (RSS is sampled every 5 s; run ≥ 1 minute for the flatness check)`);
-else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples; MALLOC_ARENA_MAX=${mallocArenaMax}; worker young gen ${youngGenMb > 0 ? `${youngGenMb} MB` : 'V8 default'}; main ${mainSemiSpace}`);
+else console.log(`RSS: baseline ${rssReport.baselineMb.toFixed(0)} MB after ${warmupMs / 1000} s warm-up, last ${rssReport.lastMb.toFixed(0)} MB, growth ${rssReport.growthMb.toFixed(1)} MB (tolerance ${rssToleranceMb} MB), slope ${rssReport.slopeMbPerMin.toFixed(1)} MB/min over ${post.length} samples; MALLOC_ARENA_MAX=${mallocArenaMax}; ${heapSizing}`);
 const breakdown = memoryBreakdown();
 if (breakdown !== undefined) console.log(`memory after warm-up: ${breakdown}`);
 console.log(totalViolations === 0 ? 'PASS: 0 violations' : `FAIL: ${totalViolations} violations`);
