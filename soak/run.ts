@@ -46,8 +46,8 @@ const N = Math.max(1, Math.min(6, Number(opt.workers)));
 const killEveryMs = Number(opt['kill-every-ms']);
 const waitBoundMs = Number(opt['wait-bound-ms']);
 const rssToleranceMb = Number(opt['rss-tolerance-mb']);
-// glibc's malloc arena cap, printed with the result because it changes RSS under thread churn
-// (a 30-minute run with MALLOC_ARENA_MAX=2 grew as much as one without: not the soak's cause).
+// glibc's malloc arena cap, printed with the result because it can change RSS under thread churn
+// (it did not explain the soak's old growth: a 30-minute run with MALLOC_ARENA_MAX=2 grew as much).
 const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '(unset: glibc default)';
 const poolRingBits = Number(opt['pool-ring-bits']);
 const youngGenMb = Number(opt['young-gen-mb']);
@@ -248,9 +248,10 @@ const POOL_RING = 2 ** poolRingBits;
 const counts = new SharedArrayBuffer(POOL_RING * 4);
 const started = new Int32Array(counts);
 const outcome = new Uint8Array(POOL_RING); // 0 pending, 1 ok, 2 exit, 3 abort, 4 queue full, 5 other
-started.fill(0);
-outcome.fill(0);
 const seqOf = new Float64Array(POOL_RING); // task number (submission order) of each slot's task
+started.fill(0); // touch every page now (see above): a write faults the page in
+outcome.fill(0);
+seqOf.fill(0);
 const MAX_QUEUE = 32;
 const pool = new WorkerPool({
   filename: new URL('./pool-task.ts', import.meta.url), threads: N, maxQueue: MAX_QUEUE, abortGraceMs: 200, workerData: { counts }, ...workerLimits,

@@ -138,8 +138,8 @@ describe('WorkerPool: task files and values', () => {
 
   it('a result larger than its argument slot goes to the worker\'s reserved slot (kept across replacements); concurrent ones by message', async () => {
     // Workers never allocate pool slots (a worker killed inside the free list's ring would wedge
-    // it): each worker index owns one reserved slot per larger tier, freed for reuse by the main
-    // thread once it has read the result.
+    // it): each worker index owns one reserved slot per larger tier (never freed), marked free
+    // again by the main thread once it has read the result.
     const p = pool({ threads: 1, slots: { tiers: [{ bytes: 64, count: 64 }, { bytes: 1024, count: 8 }, { bytes: 16_384, count: 4 }] } });
     for (let i = 0; i < 20; i++) {
       await expect(p.run(500, { name: 'makeString' })).resolves.toHaveLength(500); // tier 1 reserve
