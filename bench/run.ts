@@ -115,7 +115,8 @@ function buildJobs(sc: Scenario, mode: Mode, reps: number, labels: string[]): Pl
           ...(sc.countAtomics ? { countAtomics: true } : {}),
         };
         estimateMs =
-          250 + 90 * sc.threads + m.contended.warmupRuns * m.contended.warmupMs + m.contended.runs * m.contended.durationMs;
+          250 + 90 * sc.threads + m.contended.warmupRuns * m.contended.warmupMs +
+          (m.contended.runs + m.contended.sampledRuns) * m.contended.durationMs;
       }
       out.push({ scenario: sc, label, rep, orderIndex: k, job, estimateMs });
     }
@@ -228,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
         .loadavg()
         .map((x) => x.toFixed(2))
         .join(' ')}` +
-      `\n  wait times: performance.now() around every lock() (same overhead for every variant)` +
+      `\n  ops/s from throughput runs with no clock in the loop; wait times from separate runs that time 1 acquisition in ${MODES[opts.mode].contended.sampleEvery}` +
       (opts.mode === 'quick' ? `\n  QUICK run: too few repetitions for firm conclusions; use --full (≥ 9)` : ''),
   );
   for (const [n, why] of unavailable) console.log(`  skipping variant ${n}: ${why}`);

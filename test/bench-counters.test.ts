@@ -12,7 +12,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function run(ops: number, extra: Partial<ContendedRunScalars>): ContendedRunScalars {
   return {
-    elapsedMs: 100, opsPerWorker: [ops / 2, ops / 2], totalOps: ops, opsPerSec: ops * 10, counterDelta: ops, minMaxRatio: 1,
+    elapsedMs: 100, sampleEvery: 0, opsPerWorker: [ops / 2, ops / 2], totalOps: ops, opsPerSec: ops * 10, counterDelta: ops, minMaxRatio: 1,
     waitP50Ns: 1, waitP99Ns: 1, waitMaxNs: 1, activeMsPerWorker: [100, 100], voluntaryCtxSwitches: 0, involuntaryCtxSwitches: 0,
     ...extra,
   };
@@ -25,6 +25,14 @@ function result(runs: ContendedRunScalars[]): ChildResult {
 }
 
 describe('locks counters per acquisition', () => {
+  it('reports the sampled runs\' ops/s relative to the throughput runs\' (the cost of wait sampling)', () => {
+    const r = result([run(1000, {}), run(3000, {})]);
+    r.kind === 'contended' && (r.sampled = [run(1900, { sampleEvery: 64 })]);
+    // throughput runs: 4000 ops / 200 ms; sampled: 1900 ops / 100 ms → 0.95
+    expect(processMetrics(r).samplingCost).toBeCloseTo(0.95);
+    expect(processMetrics(result([run(1000, {})])).samplingCost).toBeUndefined();
+  });
+
   it('divides the summed counters of the measured runs by their operations', () => {
     const m = processMetrics(
       result([

@@ -14,10 +14,15 @@ export const CTL = {
   DONE: 64,
   /** The protected counter: plain (non-atomic) increments inside the critical section. */
   COUNTER: 96,
+  /**
+   * Wait sampling of the next run, written by main before it stores GEN: 0 = no clock reads in
+   * the loop (throughput runs); n (a power of two) = time one acquisition in n.
+   */
+  SAMPLE: 128,
 } as const;
 
 /** Control block size in bytes. */
-export const CTL_BYTES = 128 * 4;
+export const CTL_BYTES = 160 * 4;
 
 export type WorkerMessage =
   | { type: 'ready'; index: number }

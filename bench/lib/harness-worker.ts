@@ -2,18 +2,16 @@
 // then for each generation published by the main thread runs the WebKit LockSpeedTest loop
 // until the stop flag carries that generation:
 //
-//   t0 = now(); lock(); t1 = now();            // wait time = t1 − t0, recorded per operation
+//   lock();                                    // throughput runs: no clock read, no allocation
 //   c = counter; x = work(inside, x);          // critical section: plain read of the counter,
 //   counter = c + 1;                           // local arithmetic, plain write at the end
-//   unlock(); record(t1 − t0); x = work(between, x); ops++
+//   unlock(); x = work(between, x); ops++
 //
-// Invariants: the shared counter is touched only with plain loads/stores inside the critical
-// section, read at its start and written at its end, so any overlap of two critical sections
-// (not just of two adjacent load/store pairs) shows up as a lost update; the arithmetic result `x` is
-// posted back (as `sink`), so the work loops cannot be optimized away; after a run the worker
-// posts its result and only then bumps DONE, so the main thread's load of DONE orders every
-// counter write of this run before its check.
-
+// A sampled run (CTL.SAMPLE = n > 0, a power of two) times one acquisition in n with
+// performance.now() before and after lock() and records that wait in a log histogram; the
+// other n − 1 iterations are the plain loop. Throughput figures come only from unsampled runs;
+// the main thread compares sampled and unsampled ops/s to show what the sampling costs.
+//
 // First import: installs the counting Atomics.wait/notify wrappers when workerData.countAtomics.
 import { atomicsCounts, countsDelta } from './count-atomics.ts';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -28,7 +26,6 @@ interface WorkerConfig {
   index: number;
   workInside: number;
   workBetween: number;
-  timeWaits: boolean;
   countAtomics: boolean;
 }
 
@@ -52,21 +49,25 @@ function work(n: number, x: number): number {
   return x | 0;
 }
 
-function runPair(lock: BenchLock, gen: number, hist: LogHistogram, x: number): { ops: number; x: number } {
+function runPair(lock: BenchLock, gen: number, sample: number, hist: LogHistogram, x: number): { ops: number; x: number } {
   const inside = cfg.workInside;
   const between = cfg.workBetween;
   let ops = 0;
-  if (cfg.timeWaits) {
+  if (sample > 0) {
+    const mask = sample - 1;
     // Reads main's store(STOP, gen); until then keep going.
     while (Atomics.load(ctl, CTL.STOP) !== gen) {
-      const t0 = performance.now();
-      lock.lock();
-      const t1 = performance.now();
+      if ((ops & mask) === 0) {
+        const t0 = performance.now();
+        lock.lock();
+        hist.record((performance.now() - t0) * 1e6);
+      } else {
+        lock.lock();
+      }
       const c = ctl[CTL.COUNTER]; // plain read at the start of the critical section …
       x = work(inside, x);
       ctl[CTL.COUNTER] = c + 1; // … plain write at its end: any overlap loses an update
       lock.unlock();
-      hist.record((t1 - t0) * 1e6);
       x = work(between, x);
       ops++;
     }
@@ -84,35 +85,40 @@ function runPair(lock: BenchLock, gen: number, hist: LogHistogram, x: number): {
   return { ops, x };
 }
 
-function runCallback(lock: V8MutexPeer, gen: number, hist: LogHistogram, x0: number): { ops: number; x: number } {
+function runCallback(lock: V8MutexPeer, gen: number, sample: number, hist: LogHistogram, x0: number): { ops: number; x: number } {
   const inside = cfg.workInside;
   const between = cfg.workBetween;
   let x = x0;
   let t1 = 0;
-  // One closure for the whole run (no allocation per operation).
-  const criticalSection = (): void => {
+  // One closure of each kind for the whole run (no allocation per operation).
+  const criticalSectionTimed = (): void => {
     t1 = performance.now();
     const c = ctl[CTL.COUNTER]; // plain read at the start of the critical section …
     x = work(inside, x);
     ctl[CTL.COUNTER] = c + 1; // … plain write at its end: any overlap loses an update
   };
-  const criticalSectionUntimed = (): void => {
+  const criticalSection = (): void => {
     const c = ctl[CTL.COUNTER]; // plain read at the start of the critical section …
     x = work(inside, x);
     ctl[CTL.COUNTER] = c + 1; // … plain write at its end: any overlap loses an update
   };
   let ops = 0;
-  if (cfg.timeWaits) {
+  if (sample > 0) {
+    const mask = sample - 1;
     while (Atomics.load(ctl, CTL.STOP) !== gen) {
-      const t0 = performance.now();
-      lock.withLock(criticalSection);
-      hist.record((t1 - t0) * 1e6);
+      if ((ops & mask) === 0) {
+        const t0 = performance.now();
+        lock.withLock(criticalSectionTimed);
+        hist.record((t1 - t0) * 1e6);
+      } else {
+        lock.withLock(criticalSection);
+      }
       x = work(between, x);
       ops++;
     }
   } else {
     while (Atomics.load(ctl, CTL.STOP) !== gen) {
-      lock.withLock(criticalSectionUntimed);
+      lock.withLock(criticalSection);
       x = work(between, x);
       ops++;
     }
@@ -136,10 +142,14 @@ async function main(): Promise<void> {
     if (gen < 0) break;
     seen = gen;
     hist.reset();
+    // Written by main before its GEN store, which the load above read.
+    const sample = Atomics.load(ctl, CTL.SAMPLE);
     const started = performance.now();
     const c0 = atomicsCounts();
     const r =
-      attached.kind === 'pair' ? runPair(attached.lock, gen, hist, x) : runCallback(attached.lock, gen, hist, x);
+      attached.kind === 'pair'
+        ? runPair(attached.lock, gen, sample, hist, x)
+        : runCallback(attached.lock, gen, sample, hist, x);
     const calls = countsDelta(c0, atomicsCounts());
     x = r.x;
     port!.postMessage({

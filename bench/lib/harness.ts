@@ -5,9 +5,12 @@
 // - Each run is released through a shared generation word (store + notify; workers sleep in
 //   Atomics.wait on it) and lasts a fixed wall time: the main thread stores the run's
 //   generation into a stop flag after `durationMs`. Throughput = total ops / that wall time.
-// - Per operation, each worker times lock() with performance.now() before and after
-//   (≈ 2 × 60 ns of timer cost on this machine, the same for every variant) and records the
-//   wait in its own log histogram; `timeWaits: false` drops the timing entirely.
+// - A throughput run reads no clock and allocates nothing inside the workers' loop: two
+//   performance.now() calls per acquisition (≈ 2 × 60 ns here) dilute and reshape contention
+//   (they turned a 2× loss at 2 workers into an apparent 7 % one). Wait times come from
+//   separate *sampled* runs (`run(ms, sampleEvery)`): each worker times one acquisition in
+//   `sampleEvery` and records it in its own log histogram. A sampled run's ops/s is kept too,
+//   so the bench can show that the sampling leaves the throughput (and so the ratios) alone.
 // - After every run the main thread compares the protected plain counter's advance with the
 //   ops the workers reported and throws LostUpdateError if they differ: a variant that loses
 //   an update fails loudly instead of producing a number.
@@ -52,8 +55,6 @@ export interface HarnessConfig {
   workInside: number;
   /** xorshift steps between critical sections. */
   workBetween: number;
-  /** Time every acquisition with performance.now(). @defaultValue true */
-  timeWaits?: boolean;
   /** How long after the stop flag workers may take to report before the run fails. @defaultValue 10000 */
   finishTimeoutMs?: number;
   /** How long one worker may take to start and attach the lock. @defaultValue 15000 */
@@ -66,6 +67,8 @@ export interface HarnessConfig {
 export interface ContendedRun {
   /** Wall time from the release store to the stop store, measured by the main thread. */
   elapsedMs: number;
+  /** 0: a throughput run (no clock in the loop); n: one acquisition in n was timed. */
+  sampleEvery: number;
   opsPerWorker: number[];
   totalOps: number;
   opsPerSec: number;
@@ -73,7 +76,7 @@ export interface ContendedRun {
   counterDelta: number;
   /** least-served / most-served worker's ops (1 = perfectly even). */
   minMaxRatio: number;
-  /** Merged wait histogram (ns); empty when timeWaits is false. */
+  /** Merged wait histogram (ns) of the sampled acquisitions; empty in a throughput run. */
   wait: HistogramData;
   waitP50Ns: number;
   waitP99Ns: number;
@@ -107,7 +110,7 @@ export class ContendedHarness {
 
   /** Spawns the workers and resolves once all of them have attached the lock. */
   static async start(config: HarnessConfig): Promise<ContendedHarness> {
-    const cfg: Required<HarnessConfig> = { timeWaits: true, finishTimeoutMs: 10_000, startTimeoutMs: 15_000, countAtomics: false, ...config };
+    const cfg: Required<HarnessConfig> = { finishTimeoutMs: 10_000, startTimeoutMs: 15_000, countAtomics: false, ...config };
     if (!Number.isInteger(cfg.threads) || cfg.threads < 1) throw new RangeError('threads must be ≥ 1');
     const ctlBuf = new SharedArrayBuffer(CTL_BYTES);
     const ctl = new Int32Array(ctlBuf);
@@ -127,7 +130,6 @@ export class ContendedHarness {
             index,
             workInside: cfg.workInside,
             workBetween: cfg.workBetween,
-            timeWaits: cfg.timeWaits,
             countAtomics: cfg.countAtomics,
           },
         });
@@ -185,8 +187,14 @@ export class ContendedHarness {
     this.#pending?.(undefined); // wake run() so it can throw
   }
 
-  /** Runs all workers for `durationMs` and returns the checked result. */
-  async run(durationMs: number): Promise<ContendedRun> {
+  /**
+   * Runs all workers for `durationMs` and returns the checked result. `sampleEvery` 0 (default)
+   * is a throughput run with no clock reads in the loop; a power of two n times one acquisition in n.
+   */
+  async run(durationMs: number, sampleEvery = 0): Promise<ContendedRun> {
+    if (!(sampleEvery === 0 || (Number.isInteger(sampleEvery) && sampleEvery > 0 && (sampleEvery & (sampleEvery - 1)) === 0))) {
+      throw new RangeError(`sampleEvery must be 0 or a power of two, got ${sampleEvery}`);
+    }
     if (this.#closed) throw new Error('harness is closed');
     if (this.#failure) throw this.#failure;
     const ctl = this.#ctl;
@@ -204,6 +212,8 @@ export class ContendedHarness {
     // ordered after their last writes by the DONE load that ended the previous run.
     const counterBefore = ctl[CTL.COUNTER];
     const doneBefore = Atomics.load(ctl, CTL.DONE);
+    // Plain store: the GEN store below publishes it (workers load SAMPLE after reading GEN).
+    Atomics.store(ctl, CTL.SAMPLE, sampleEvery);
     const ru0 = process.resourceUsage();
     const t0 = performance.now();
     // Release edge: workers' load of GEN reads this store; notify wakes all sleepers.
@@ -252,6 +262,7 @@ export class ContendedHarness {
     const maxOps = Math.max(...opsPerWorker);
     return {
       elapsedMs,
+      sampleEvery,
       opsPerWorker,
       totalOps,
       opsPerSec: (totalOps * 1000) / elapsedMs,
@@ -307,20 +318,28 @@ export interface ContendedPlan extends HarnessConfig {
   /** Discarded runs first (JIT warm-up). */
   warmupRuns: number;
   warmupMs: number;
-  /** Measured runs. */
+  /** Measured throughput runs (no clock in the loop). */
   runs: number;
   durationMs: number;
+  /** Sampled runs after the throughput runs, for wait times (same duration). @defaultValue 0 */
+  sampledRuns?: number;
+  /** One acquisition in this many is timed in a sampled run. @defaultValue 64 */
+  sampleEvery?: number;
 }
 
 /** Starts a harness, does the warm-up and measured runs, and always closes it. */
-export async function runContended(plan: ContendedPlan): Promise<{ warmup: ContendedRun[]; runs: ContendedRun[] }> {
+export async function runContended(
+  plan: ContendedPlan,
+): Promise<{ warmup: ContendedRun[]; runs: ContendedRun[]; sampled: ContendedRun[] }> {
   const h = await ContendedHarness.start(plan);
   try {
     const warmup: ContendedRun[] = [];
     for (let i = 0; i < plan.warmupRuns; i++) warmup.push(await h.run(plan.warmupMs));
     const runs: ContendedRun[] = [];
     for (let i = 0; i < plan.runs; i++) runs.push(await h.run(plan.durationMs));
-    return { warmup, runs };
+    const sampled: ContendedRun[] = [];
+    for (let i = 0; i < (plan.sampledRuns ?? 0); i++) sampled.push(await h.run(plan.durationMs, plan.sampleEvery ?? 64));
+    return { warmup, runs, sampled };
   } finally {
     await h.close();
   }

@@ -5,7 +5,8 @@
 // - `uncontended`: single thread, tinybench; each tinybench iteration runs `inner`
 //   lock()+unlock() pairs and reports its mean as the sample (overriddenDuration), so timer
 //   cost (~60 ns per now()) is amortised over the batch instead of dominating a ~20 ns op.
-// - `contended`: the multi-worker harness (bench/lib/harness.ts), warm-up then measured runs.
+// - `contended`: the multi-worker harness (bench/lib/harness.ts): warm-up, then throughput runs
+//   (no clock in the loop), then sampled runs that time one acquisition in `sampleEvery`.
 
 import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
@@ -36,6 +37,9 @@ export interface ContendedJob {
   warmupMs: number;
   runs: number;
   durationMs: number;
+  /** Sampled runs after the throughput runs (wait times): one acquisition in `sampleEvery` timed. */
+  sampledRuns: number;
+  sampleEvery: number;
   /** Count the workers' Atomics.wait/notify calls (bench/lib/count-atomics.ts). */
   countAtomics?: boolean;
 }
@@ -67,8 +71,11 @@ export type ContendedRunScalars = Omit<ContendedRun, 'wait'>;
 export interface ContendedResult {
   kind: 'contended';
   warmup: ContendedRunScalars[];
+  /** Throughput runs: no clock read in the workers' loop. */
   runs: ContendedRunScalars[];
-  /** Wait histogram (ns) merged over the measured runs (warm-up excluded). */
+  /** Sampled runs (one acquisition in `sampleEvery` timed): the source of every wait figure. */
+  sampled?: ContendedRunScalars[];
+  /** Wait histogram (ns) merged over the sampled runs. */
   wait: HistogramData;
 }
 
@@ -148,12 +155,20 @@ async function contended(job: ContendedJob): Promise<ContendedResult> {
     warmupMs: job.warmupMs,
     runs: job.runs,
     durationMs: job.durationMs,
+    sampledRuns: job.sampledRuns,
+    sampleEvery: job.sampleEvery,
     countAtomics: job.countAtomics === true,
   });
   const strip = ({ wait: _wait, ...rest }: ContendedRun): ContendedRunScalars => rest;
   const merged = new LogHistogram();
-  for (const run of r.runs) merged.merge(run.wait);
-  return { kind: 'contended', warmup: r.warmup.map(strip), runs: r.runs.map(strip), wait: merged.toJSON() };
+  for (const run of r.sampled) merged.merge(run.wait);
+  return {
+    kind: 'contended',
+    warmup: r.warmup.map(strip),
+    runs: r.runs.map(strip),
+    sampled: r.sampled.map(strip),
+    wait: merged.toJSON(),
+  };
 }
 
 /** Runs one job in this process. Exported for tests; the CLI path is below. */

@@ -227,12 +227,12 @@ export const MODES = {
   quick: {
     reps: 3,
     uncontended: { timeMs: 250, warmupMs: 100, inner: 2000 },
-    contended: { warmupRuns: 1, warmupMs: 100, runs: 2, durationMs: 200 },
+    contended: { warmupRuns: 1, warmupMs: 100, runs: 2, durationMs: 200, sampledRuns: 1, sampleEvery: 64 },
   },
   full: {
     reps: 9,
     uncontended: { timeMs: 750, warmupMs: 250, inner: 2000 },
-    contended: { warmupRuns: 1, warmupMs: 200, runs: 2, durationMs: 500 },
+    contended: { warmupRuns: 1, warmupMs: 200, runs: 2, durationMs: 500, sampledRuns: 1, sampleEvery: 64 },
   },
 } as const;
 

@@ -36,6 +36,11 @@ export interface ProcessMetrics {
   parksPerOp?: number;
   /** Atomics.notify calls per acquisition (scenarios with `countAtomics`). */
   wakeCallsPerOp?: number;
+  /**
+   * ops/s of the wait-sampled runs over ops/s of the throughput runs: what timing one
+   * acquisition in `sampleEvery` costs (1 = nothing). Absent in data without sampled runs.
+   */
+  samplingCost?: number;
 }
 
 export function processMetrics(r: ChildResult): ProcessMetrics {
@@ -58,6 +63,12 @@ export function processMetrics(r: ChildResult): ProcessMetrics {
     waits = run.atomics === undefined || waits === undefined ? undefined : waits + run.atomics.waitCalls;
     notifies = run.atomics === undefined || notifies === undefined ? undefined : notifies + run.atomics.notifyCalls;
   }
+  let sOps = 0;
+  let sMs = 0;
+  for (const run of r.sampled ?? []) {
+    sOps += run.totalOps;
+    sMs += run.elapsedMs;
+  }
   const most = Math.max(...perWorker);
   const perOp = (x: number | undefined): number | undefined => (x === undefined || ops === 0 || r.runs.length === 0 ? undefined : x / ops);
   return {
@@ -71,6 +82,7 @@ export function processMetrics(r: ChildResult): ProcessMetrics {
     involCtxSwitchesPerOp: perOp(invol),
     parksPerOp: perOp(waits),
     wakeCallsPerOp: perOp(notifies),
+    samplingCost: sMs > 0 && ops > 0 ? (sOps * ms) / (sMs * ops) : undefined,
   };
 }
 
@@ -147,6 +159,7 @@ export function summarize(sc: Scenario, raw: RawRun[], skipped: string[], seed =
               involCtxSwitchesPerOp: medianOf(values, 'involCtxSwitchesPerOp'),
               parksPerOp: medianOf(values, 'parksPerOp'),
               wakeCallsPerOp: medianOf(values, 'wakeCallsPerOp'),
+              samplingCost: medianOf(values, 'samplingCost'),
             };
       const maxes = values.map((x) => x.waitMaxNs).filter((x): x is number => x !== undefined);
       return {
@@ -285,6 +298,12 @@ export function formatScenario(sc: Scenario, s: ScenarioSummary, reps: number, m
           v.values.map((x) => fmtOps(x.opsPerSec)).join(' '),
       );
     }
+  }
+  if (sc.kind === 'contended') {
+    const costs = s.variants
+      .filter((v) => v.median?.samplingCost !== undefined)
+      .map((v) => `${v.label} ${v.median!.samplingCost!.toFixed(3)}`);
+    if (costs.length) lines.push(`  wait sampling check (sampled-run ops/s ÷ throughput-run ops/s): ${costs.join(', ')}`);
   }
   if (sc.kind === 'contended' && sc.countAtomics) {
     const f = (x: number | undefined): string => (x === undefined ? '–' : x.toPrecision(3));
