@@ -154,6 +154,45 @@ export class SpinLock implements BenchLock {
   }
 }
 
+/**
+ * The part of the `multithreading` package's `Mutex` (W4G1/multithreading 0.3.x,
+ * `src/lib/sync/mutex.js`) the bench uses, typed locally so this file does not load the package
+ * (variants.ts imports it lazily: its entry point installs global polyfills).
+ */
+export interface MultithreadingMutexLike {
+  blockingLock(): { dispose(): void };
+  lock(): Promise<{ dispose(): void }>;
+}
+
+/**
+ * The `multithreading` npm package's Mutex itself (a devDependency, not a re-implementation),
+ * through its synchronous API: `guard = mutex.blockingLock()` … `guard.dispose()`. Its lock is
+ * one 0/1 Int32 word in a 4-byte SharedArrayBuffer of its own; a Mutex crosses threads as that
+ * buffer (the package's own deserializer does `new Mutex(data, lockBuffer)`, and so does
+ * variants.ts). blockingLock(): CAS 0→1, else `Atomics.wait(word, 1)` and retry; every
+ * acquisition allocates a MutexGuard. guard.dispose() → unlock: CAS 1→0 (throws if the word
+ * was not 1), then always `Atomics.notify(word, 1)`, as `always-notify`. Its async `lock()` is
+ * the same CAS with `Atomics.waitAsync` (bench/locks/async-*.ts). States: 0 free, 1 locked.
+ */
+export class MultithreadingPeer implements BenchLock {
+  readonly #m: MultithreadingMutexLike;
+  #guard: { dispose(): void } | undefined;
+  constructor(mutex: MultithreadingMutexLike) {
+    this.#m = mutex;
+  }
+  lock(): void {
+    // Acquire: the package's CAS 0→1 reads the CAS 1→0 of the previous guard's dispose().
+    this.#guard = this.#m.blockingLock();
+  }
+  unlock(): void {
+    // Release: dispose() CASes the word 1→0 (the next owner's CAS reads it) and notifies one.
+    const g = this.#guard;
+    if (g === undefined) throw new Error('MultithreadingPeer.unlock: not locked');
+    this.#guard = undefined;
+    g.dispose();
+  }
+}
+
 /** A deliberately broken "lock" for the harness self-test: provides no exclusion at all. */
 export class NoopLock implements BenchLock {
   lock(): void {}

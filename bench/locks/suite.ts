@@ -100,6 +100,7 @@ const PEERS: VariantSpec[] = [
   { label: 'always-notify', name: 'always-notify' },
   { label: 'spin', name: 'spin' },
   { label: 'v8', name: 'v8' },
+  { label: 'multithreading', name: 'multithreading' },
 ];
 const PARKLOT: VariantSpec = { label: 'parklot', name: 'parklot' };
 
