@@ -1,11 +1,12 @@
 // bench/README.md defines every bench scenario once, in one table per suite (## Scenarios →
-// ### locks / family / task-list / pool). This test parses those tables and checks them against
+// ### locks / async / family / task-list / pool). This test parses those tables and checks them against
 // the scenario names the suites' code defines, both ways, so the document cannot drift.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { locksSuite } from '../bench/locks/suite.ts';
+import { asyncSuite } from '../bench/locks/async-suite.ts';
 import { scenarioNames as familyNames } from '../bench/family/suite.ts';
 import { canonicalId, scenarios as taskListScenarios } from '../bench/task-list/scenarios.ts';
 
@@ -68,6 +69,10 @@ describe('bench/README.md scenario tables', () => {
     sameSet(tableNames('locks'), locksSuite().map((s) => s.name));
   });
 
+  it('async: the table names exactly the scenarios of bench/locks/async-suite.ts', () => {
+    sameSet(tableNames('async'), asyncSuite().map((s) => s.name));
+  });
+
   it('family: the table names exactly the scenarios of bench/family/suite.ts', () => {
     sameSet(tableNames('family'), familyNames());
   });
@@ -85,9 +90,14 @@ describe('bench/README.md scenario tables', () => {
     sameSet(tableNames('pool'), names);
   });
 
-  it('locks, family and task-list names follow <subject>/<kind>/<param>:<value>', () => {
+  it('locks, async, family and task-list names follow <subject>/<kind>/<param>:<value>', () => {
     const scheme = /^[a-z][a-z0-9-]*(\/[a-z0-9-]+(:[a-z0-9-]+)?)+$/;
-    const all = [...locksSuite().map((s) => s.name), ...familyNames(), ...taskListScenarios(false).map((s) => s.id)];
+    const all = [
+      ...locksSuite().map((s) => s.name),
+      ...asyncSuite().map((s) => s.name),
+      ...familyNames(),
+      ...taskListScenarios(false).map((s) => s.id),
+    ];
     for (const n of all) expect(n, n).toMatch(scheme);
     // Parameters are key:value; a bare word after the first key:value would be a lost key.
     for (const n of all) {
