@@ -106,11 +106,20 @@ export async function variantAvailable(name: VariantName): Promise<{ ok: true } 
   if (name === 'v8' && v8Mutex() === undefined) {
     return { ok: false, reason: 'Atomics.Mutex missing: run node with --harmony-struct' };
   }
-  if (name === 'parklot' || name === 'multithreading') {
+  if (name === 'parklot') {
     try {
-      await (name === 'parklot' ? loadParklot() : loadMultithreading());
+      await loadParklot();
     } catch (err) {
       return { ok: false, reason: (err as Error).message };
+    }
+  }
+  if (name === 'multithreading') {
+    // Resolve only: importing would install the package's globals (globalThis.self, Worker …)
+    // in the runner's process, which also renders the report (bench/cli.ts).
+    try {
+      import.meta.resolve('multithreading');
+    } catch (err) {
+      return { ok: false, reason: `multithreading variant unavailable: the package is not installed (${String(err)})` };
     }
   }
   return { ok: true };
