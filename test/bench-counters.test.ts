@@ -27,7 +27,7 @@ function result(runs: ContendedRunScalars[]): ChildResult {
 describe('locks counters per acquisition', () => {
   it('reports the sampled runs\' ops/s relative to the throughput runs\' (the cost of wait sampling)', () => {
     const r = result([run(1000, {}), run(3000, {})]);
-    r.kind === 'contended' && (r.sampled = [run(1900, { sampleEvery: 64 })]);
+    if (r.kind === 'contended') r.sampled = [run(1900, { sampleEvery: 64 })];
     // throughput runs: 4000 ops / 200 ms; sampled: 1900 ops / 100 ms → 0.95
     expect(processMetrics(r).samplingCost).toBeCloseTo(0.95);
     expect(processMetrics(result([run(1000, {})])).samplingCost).toBeUndefined();

@@ -195,37 +195,38 @@ describe('Condvar across workers', () => {
 });
 
 describe('Condvar.waitAsync: hand-off after requeue', () => {
-  it('an async waiter requeued onto the mutex receives it by hand-off even when the unlock is not due to be fair', async () => {
+  it('an async waiter requeued onto the mutex is woken to re-lock when not overdue, and handed the mutex when overdue', async () => {
     const { r, m, a } = setup();
-    await m.lockAsync();
-    const woke = a.waitAsync(m);
-    const end = nowMs() + 5_000;
-    while (r.lot.parkedCount(a.offset) !== 1) {
-      if (nowMs() > end) throw new Error('the async waiter did not park');
-      await sleep(1);
-    }
-    m.lock();
-    a.notifyAll(); // requeued onto the (held) mutex
-    // The unlock's fairness decision says "not due" (no overdue waiter, bucket timer not expired):
-    // only the async park token can make it hand off.
-    const lot = r.lot;
-    const orig = lot.unparkOne.bind(lot);
-    const tokens: number[] = [];
-    lot.unparkOne = (key, cb) => orig(key, cb === undefined ? undefined : (res) => {
-      const t = cb({ ...res, beFair: false, waiterOverdue: false });
-      tokens.push(t);
-      return t;
-    });
-    try {
+    for (const overdue of [false, true]) {
+      await m.lockAsync();
+      const woke = a.waitAsync(m);
+      const end = nowMs() + 5_000;
+      while (r.lot.parkedCount(a.offset) !== 1) {
+        if (nowMs() > end) throw new Error('the async waiter did not park');
+        await sleep(1);
+      }
+      m.lock();
+      a.notifyAll(); // requeued onto the (held) mutex
+      // Force the unlock's fairness view: the async waiter gets the mutex by hand-off only when overdue.
+      const lot = r.lot;
+      const orig = lot.unparkOne.bind(lot);
+      const tokens: number[] = [];
+      lot.unparkOne = (key, cb) => orig(key, cb === undefined ? undefined : (res) => {
+        const t = cb({ ...res, beFair: false, waiterOverdue: overdue });
+        tokens.push(t);
+        return t;
+      });
+      try {
+        m.unlock();
+      } finally {
+        lot.unparkOne = orig;
+      }
+      expect(tokens).toEqual([overdue ? 1 : 0]); // TOKEN_HANDOFF, or TOKEN_NORMAL (nobody else waits: no WOKEN)
+      if (overdue) expect(m.tryLock()).toBe(false); // already owned by the woken async waiter (this thread)
+      await woke;
+      expect(m.owner).toBeGreaterThanOrEqual(0);
       m.unlock();
-    } finally {
-      lot.unparkOne = orig;
     }
-    expect(tokens).toEqual([1]); // TOKEN_HANDOFF
-    expect(m.tryLock()).toBe(false); // already owned by the woken async waiter (this thread)
-    await woke;
-    expect(m.owner).toBeGreaterThanOrEqual(0);
-    m.unlock();
     clean(r, m, a);
   });
 });

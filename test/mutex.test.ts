@@ -101,10 +101,13 @@ describe('Mutex: single thread', () => {
 
   it('options travel with the handle and can be overridden', () => {
     const r = region();
-    const m = new Mutex({ region: r, spin: 0, fairness: 'fifo' });
-    expect(m.handle.options).toEqual({ spin: 0, fairness: 'fifo' });
-    expect(Mutex.from(m.handle).handle.options).toEqual({ spin: 0, fairness: 'fifo' });
-    expect(Mutex.from(m.handle, { fairness: 'none' }).handle.options).toEqual({ spin: 0, fairness: 'none' });
+    const m = new Mutex({ region: r, spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
+    expect(m.handle.options).toEqual({ spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
+    expect(Mutex.from(m.handle).handle.options).toEqual({ spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
+    expect(Mutex.from(m.handle, { fairness: 'none' }).handle.options).toEqual({ spin: 0, fairness: 'none', wakes: 'every-unlock' });
+    expect(new Mutex({ region: r }).handle.options).toEqual({ spin: 'adaptive', fairness: 'dynamic', wakes: 'throttled' });
+    expect(() => new Mutex({ region: r, wakes: 'sometimes' as never })).toThrow(/`wakes` must be 'throttled' or 'every-unlock'/);
+    expect(() => new Mutex({ region: r, spin: 'fast' as never })).toThrow(/`spin` must be 'adaptive', 'ema' or an integer/);
   });
 
   it('stats count acquisitions when on and are null when off', () => {

@@ -26,7 +26,9 @@
  *                                   sets the mutex's PARKED bit if anyone was moved (:340), a second
  *                                   access to the mutex word under the bucket lock
  *   unparkRequeue   lot.ts:560      moved records get KEY_M and go to the FIFO tail
- *   mutex lock/unlock: as mutex.pml (mutex.ts:251, :438, :310, :551, :528)
+ *   mutex lock/unlock: as mutex.pml, with the WOKEN bit (wakes: 'throttled'); a waiter woken from
+ *                   the mutex queue with TOKEN_WOKEN re-locks through Mutex.relockAfterWake, which
+ *                   clears WOKEN like any woken mutex waiter
  * Not modelled: timeouts (waitFor), waitAsync, owner death ('wake' target), the bad-mutex check.
  *
  * Properties: mutual exclusion on the mutex, no invalid end state (no waiter left asleep on the
@@ -34,7 +36,8 @@
  *
  * Mutants: MUT_CV_WAKE_ONE (notifyAll unparks one waiter and leaves the rest on the condvar while
  *          clearing MUTEX); MUT_CV_NO_PARKED (requeue onto a held mutex without setting its PARKED
- *          bit: the mutex's fast unlock never wakes the requeued waiters).
+ *          bit: the mutex's fast unlock never wakes the requeued waiters); MUT_CV_RELOCK_NOT_WOKEN
+ *          (a condvar waiter woken with TOKEN_WOKEN re-locks with a plain lock(), leaving WOKEN set).
  */
 
 #ifndef N
@@ -52,6 +55,8 @@
 #define VK_CV 1
 #define TOKEN_NORMAL 0
 #define TOKEN_HANDOFF 1
+#define TOKEN_WOKEN 2
+#define WOKEN 8
 #define OP_ABORT 0
 #define OP_REQUEUE_ALL 1
 #define OP_UNPARK_ONE_REQUEUE_REST 2
@@ -87,22 +92,32 @@ inline BEFORE_SLEEP(p, vk) {
 
 inline TIMEDOUT_CB(p, vk, wasLast) { skip }
 
-inline UNPARK_CB(p, ck, w, more, tok) {      /* Mutex unparkCallback */
+inline UNPARK_CB(p, ck, w, more, tok) {      /* Mutex unparkCallback (with WOKEN, see mutex.pml) */
   if
   :: w != NONE -> word = LOCKED | (more -> PARKED : 0); tok = TOKEN_HANDOFF
-  :: true -> word = (more -> PARKED : 0); tok = TOKEN_NORMAL
+  :: true ->
+     if
+     :: more -> word = PARKED | WOKEN; tok = TOKEN_WOKEN
+     :: else -> word = 0; tok = TOKEN_NORMAL
+     fi
   fi
 }
 
 inline mutexUnlock(p) {
-  atomic { if :: word == LOCKED -> word = 0; c = 1 :: else -> c = 0 fi };
+  atomic {
+    if
+    :: word == LOCKED -> word = 0; c = 1
+    :: word == (LOCKED | PARKED | WOKEN) -> word = PARKED | WOKEN; c = 1
+    :: else -> c = 0
+    fi
+  };
   if
   :: !c ->
      do
      :: s = word;
         if
-        :: (s & PARKED) == 0 ->
-           atomic { if :: word == s -> word = 0; c = 1 :: else fi };
+        :: (s & PARKED) == 0 || (s & WOKEN) != 0 ->
+           atomic { if :: word == s -> word = s & (PARKED | WOKEN); c = 1 :: else fi };
            if :: c -> break :: else fi
         :: else -> unparkOne(p, KEY_M, 0); break
         fi
@@ -112,25 +127,37 @@ inline mutexUnlock(p) {
   c = 0; s = 0
 }
 
-inline mutexLock(p) {
-  atomic { if :: word == 0 -> word = LOCKED; got = 1 :: else -> got = 0 fi };
+/* Mutex lock(); woken: entered from a TOKEN_WOKEN wake (relockAfterWake), so WOKEN must be cleared. */
+inline mutexLock(p, woken0) {
+  woken = woken0;
+  if
+  :: !woken -> atomic { if :: word == 0 -> word = LOCKED; got = 1 :: else -> got = 0 fi }
+  :: else -> got = 0
+  fi;
   if
   :: !got ->
      do
      :: s = word;
+        if :: woken && (s & WOKEN) == 0 -> woken = 0 :: else fi;
         if
         :: (s & LOCKED) == 0 ->
-           atomic { if :: word == s -> word = s | LOCKED; got = 1 :: else fi };
+           atomic { if :: word == s -> word = (woken -> s & ~WOKEN : s) | LOCKED; got = 1 :: else fi };
            if :: got -> break :: else fi
         :: else ->
            if
-           :: (s & PARKED) == 0 -> atomic { if :: word == s -> word = s | PARKED; c = 1 :: else -> c = 0 fi }
+           :: (s & PARKED) == 0 || woken ->
+              atomic { if :: word == s -> word = (s | PARKED) & (woken -> ~WOKEN : 255); c = 1 :: else -> c = 0 fi };
+              if :: c -> woken = 0 :: else fi
            :: else -> c = 1
            fi;
            if
            :: c ->
               park(p, KEY_M, 0, VK_MUTEX, 0, res);
-              if :: res == R_UNPARKED && utok[p] == TOKEN_HANDOFF -> break :: else fi
+              if
+              :: res == R_UNPARKED && utok[p] == TOKEN_HANDOFF -> break
+              :: res == R_UNPARKED && utok[p] == TOKEN_WOKEN -> woken = 1
+              :: else
+              fi
            :: else
            fi
         fi;
@@ -138,7 +165,7 @@ inline mutexLock(p) {
      od
   :: else
   fi;
-  got = 0; c = 0; s = 0; res = 0;
+  got = 0; c = 0; s = 0; res = 0; woken = 0;
   d_step { incs++; assert(incs == 1) }
 }
 
@@ -155,7 +182,12 @@ inline condWait(p) {
   if
   :: !slept[p] -> d_step { incs++; assert(incs == 1) }    /* never released the mutex */
   :: slept[p] && res == R_UNPARKED && utok[p] == TOKEN_HANDOFF -> d_step { incs++; assert(incs == 1) }
-  :: else -> mutexLock(p)
+#ifdef MUT_CV_RELOCK_NOT_WOKEN
+  :: slept[p] && res == R_UNPARKED && utok[p] == TOKEN_WOKEN -> mutexLock(p, 0)   /* BUG: plain lock() */
+#else
+  :: slept[p] && res == R_UNPARKED && utok[p] == TOKEN_WOKEN -> mutexLock(p, 1)   /* relockAfterWake */
+#endif
+  :: else -> mutexLock(p, 0)
   fi;
   d_step { res = 0; slept[p] = 0; sq[p] = 0 }
 }
@@ -235,8 +267,8 @@ proctype T(byte p) {
   bit lok, lmore, ltimed;
   byte res, s, op, nmoved, k;
   byte moved[3];
-  bit got, c, first, late, wf, mr, mo;
-  mutexLock(p);
+  bit got, c, first, late, wf, mr, mo, woken;
+  mutexLock(p, 0);
   if
   :: p < N - 1 ->                              /* waiter */
      do

@@ -1,27 +1,31 @@
 /*
- * Mutex on the parking lot: src/lock/mutex.ts + src/parking/lot.ts (line numbers as of this commit).
+ * Mutex on the parking lot: src/lock/mutex.ts + src/parking/lot.ts (function names as of this commit).
  *
- * Lock word (Mutex word, mutex.ts:5-19): LOCKED = 1, PARKED = 2. The owner tid bits are not
- * modelled as data; a ghost counter `incs` checks mutual exclusion instead. INCONSISTENT /
- * NOT_RECOVERABLE (owner death) are not modelled.
+ * Lock word (Mutex word, mutex.ts header): LOCKED = 1, PARKED = 2, WOKEN = 8 (INCONSISTENT = 4 and
+ * the owner tid bits are not modelled; a ghost counter `incs` checks mutual exclusion instead).
+ * Owner death, NOT_RECOVERABLE and spinning (a re-read, subsumed by the loop) are not modelled.
  *
  * Process p (N of them; process N-1 is an async waiter, lockAsync):
- *   lock()          mutex.ts:251  fast CAS 0 -> LOCKED
- *   lockSlow()      mutex.ts:438  loop: load; 1. barge CAS s -> s|LOCKED when free (:450);
- *                                 2. spinning (:464) is a re-read, so it is subsumed by the loop;
- *                                 3. CAS s -> s|PARKED (:470); 5. park with validateParked (:496);
- *                                 HANDOFF token -> owns the lock (:502); timedOut -> gives up (:508);
- *                                 otherwise retry.
- *   lockAsync()     mutex.ts:592  same loop with parkAsync and token PARK_ASYNC; an abort that
- *                                 races a hand-off unlocks again (:629-633).
- *   validateParked  mutex.ts:364  (s & (LOCKED|PARKED)) == (LOCKED|PARKED)
- *   clearParkedIfLast mutex.ts:405 timedOut callback: and(~PARKED) if wasLast
- *   unlock()        mutex.ts:310  fast CAS LOCKED -> 0
- *   unlockSlow()    mutex.ts:551  loop: load; PARKED clear -> CAS s -> 0 (:568); else unparkOne
- *   unparkCallback  mutex.ts:528  under the bucket lock: hand off (store LOCKED|PARKED-if-haveMore,
- *                                 TOKEN_HANDOFF) if the waiter is async or fairness is due
- *                                 (beFair / unlockFair / fifo: a nondeterministic choice here,
- *                                 since time is abstracted), else store PARKED-if-haveMore / 0.
+ *   lock()          fast CAS 0 -> LOCKED; inline barge CAS s -> s|LOCKED when s has only PARKED/WOKEN
+ *                   (the same step as the loop's barge, so it is subsumed by lockSlow's first turn)
+ *   lockSlow()      loop: load; a woken thread whose WOKEN was cleared by someone else forgets it;
+ *                   1. barge CAS s -> s|LOCKED (clearing WOKEN if woken);
+ *                   3. CAS s -> s|PARKED (clearing WOKEN if woken) when PARKED is clear or woken;
+ *                   5. park with validateParked; HANDOFF -> owns the lock; timedOut -> gives up;
+ *                   TOKEN_WOKEN -> retry as the woken thread; otherwise retry.
+ *   lockAsyncSlow() the same loop, parking with PARK_ASYNC; an abort at the top of the loop while
+ *                   woken calls dropWoken(); an abort racing a hand-off unlocks again.
+ *   dropWoken()     CAS s -> s & ~WOKEN; if s was free with PARKED: unparkOne with retryCallback
+ *   retryCallback   no waiter or none left: and(~PARKED), TOKEN_NORMAL; else or(WOKEN), TOKEN_WOKEN
+ *   validateParked  (s & (LOCKED|PARKED)) == (LOCKED|PARKED)
+ *   clearParkedIfLast timedOut callback: and(~PARKED) if wasLast
+ *   unlock()        fast CAS LOCKED -> 0; inline CAS LOCKED|PARKED|WOKEN -> PARKED|WOKEN
+ *   unlockSlow()    loop: load; PARKED clear or WOKEN set -> CAS s -> s & (PARKED|WOKEN); else unparkOne
+ *   unparkCallback  under the bucket lock: hand off (store LOCKED|PARKED-if-haveMore, TOKEN_HANDOFF)
+ *                   when fairness is due (beFair / overdue async waiter / unlockFair / fifo: a
+ *                   nondeterministic choice here, since time is abstracted); else with waiters left
+ *                   store PARKED|WOKEN and return TOKEN_WOKEN, with none store 0, TOKEN_NORMAL.
+ *   -DEVERY_UNLOCK  the `wakes: 'every-unlock'` option: WOKEN is never set (the old protocol).
  *
  * Properties
  *   safety (default): mutual exclusion (assert in the critical section), no invalid end state
@@ -37,6 +41,8 @@
  *   MUT_CLEAR_EARLY          unlockSlow clears the word (incl. PARKED) before, and outside, the
  *                            bucket lock, then unparks with no word update in the callback
  *   MUT_TIMEOUT_RACE         (lot.pml) a timed-out waiter ignores that it was already dequeued
+ *   MUT_WOKEN_KEPT           a woken waiter that parks again leaves WOKEN set (unlocks then never wake)
+ *   MUT_NO_DROP_WOKEN        an async woken waiter aborted before its retry leaves WOKEN set
  */
 
 #ifndef N
@@ -58,6 +64,15 @@
 
 #define LOCKED 1
 #define PARKED 2
+#define WOKEN 8
+#ifdef EVERY_UNLOCK
+#define WOKEN_BIT 0
+#else
+#define WOKEN_BIT WOKEN
+#endif
+#define TOKEN_WOKEN 2
+#define CK_UNLOCK 0
+#define CK_RETRY 1
 #define KEY 0
 #define TOKEN_NORMAL 0
 #define TOKEN_HANDOFF 1
@@ -90,32 +105,52 @@ inline TIMEDOUT_CB(p, vk, wasLast) {
 }
 
 inline UNPARK_CB(p, ck, w, more, tok) {
+  if
+  :: ck == CK_RETRY ->                                   /* retryCallback (dropWoken) */
+     if
+     :: w == NONE || !more -> word = word & ~PARKED; tok = TOKEN_NORMAL
+     :: else -> word = word | WOKEN; tok = TOKEN_WOKEN
+     fi
+  :: else ->                                             /* unparkCallback (unlockSlow) */
 #ifdef MUT_CLEAR_EARLY
-  tok = TOKEN_NORMAL
+     tok = TOKEN_NORMAL
 #else
-  if
-  :: w != NONE && ptok[w] == PARK_ASYNC -> skip     /* async waiter: always hand off */
-  :: w != NONE -> skip                               /* beFair / forcing / fifo */
-  :: w == NONE || ptok[w] != PARK_ASYNC -> tok = 2  /* no hand-off */
-  fi;
-  if
-  :: tok == 2 -> word = (more -> PARKED : 0); tok = TOKEN_NORMAL
-  :: else ->
+     if
+     :: w != NONE -> tok = TOKEN_HANDOFF                 /* fairness due / async overdue / forcing / fifo */
+     :: tok = 3                                          /* no hand-off */
+     fi;
+     if
+     :: tok == TOKEN_HANDOFF ->
 #ifdef MUT_HANDOFF_DROPS_PARKED
-    word = LOCKED;
+        word = LOCKED
 #else
-    word = LOCKED | (more -> PARKED : 0);
+        word = LOCKED | (more -> PARKED : 0)
 #endif
-    tok = TOKEN_HANDOFF
+     :: else ->
+        if
+        :: more && WOKEN_BIT != 0 -> word = PARKED | WOKEN; tok = TOKEN_WOKEN
+        :: else -> word = (more -> PARKED : 0); tok = TOKEN_NORMAL
+        fi
+     fi
+#endif
   fi
-#endif
+}
+
+/* dropWoken(): clear WOKEN; if the lock was free with waiters, wake one to retry. */
+inline dropWoken(p) {
+  atomic { lold = word; if :: (lold & WOKEN) != 0 -> word = lold & ~WOKEN :: else fi };
+  if
+  :: (lold & WOKEN) != 0 && (lold & (LOCKED | PARKED)) == PARKED -> unparkOne(p, KEY, CK_RETRY)
+  :: else
+  fi;
+  lold = 0
 }
 
 proctype T(byte p) {
   byte li, lj, lw, lold, ltok;
   bit lok, lmore, ltimed;
   byte s, res, iter;
-  bit got, c, async;
+  bit got, c, async, woken;
   async = (p == N - 1);
   tmo[p] = ((p < TMOP || (async && TMOP > 0)) -> 0 : TMO);
 #ifdef LIVE
@@ -129,19 +164,34 @@ proctype T(byte p) {
     atomic { if :: word == 0 -> word = LOCKED; got = 1 :: else -> got = 0 fi };
     if
     :: !got ->
-      do                                                       /* lockSlow / lockAsync loop */
-      :: s = word;
+      do                                                       /* lockSlow / lockAsyncSlow loop */
+      :: if
+         :: async && woken && tmo[p] < TMO ->                  /* aborted before the retry */
+            tmo[p]++;
+#ifndef MUT_NO_DROP_WOKEN
+            dropWoken(p);
+#endif
+            woken = 0; break                                   /* got = 0: gave up */
+         :: else
+         fi;
+         s = word;
+         if :: woken && (s & WOKEN) == 0 -> woken = 0 :: else fi;
          if
-         :: (s & LOCKED) == 0 ->                               /* 1. barge */
-            atomic { if :: word == s -> word = s | LOCKED; got = 1 :: else fi };
-            if :: got -> break :: else fi
+         :: (s & LOCKED) == 0 ->                               /* 1. barge (clears WOKEN if woken) */
+            atomic { if :: word == s -> word = (woken -> s & ~WOKEN : s) | LOCKED; got = 1 :: else fi };
+            if :: got -> woken = 0; break :: else fi
          :: else ->
 #ifdef MUT_NO_SET_PARKED
             c = 1;
 #else
-            if                                                 /* 3. announce PARKED */
-            :: (s & PARKED) == 0 ->
-               atomic { if :: word == s -> word = s | PARKED; c = 1 :: else -> c = 0 fi }
+            if                                                 /* 3. announce PARKED (clear WOKEN if woken) */
+            :: (s & PARKED) == 0 || woken ->
+#ifdef MUT_WOKEN_KEPT
+               atomic { if :: word == s -> word = s | PARKED; c = 1 :: else -> c = 0 fi };
+#else
+               atomic { if :: word == s -> word = (s | PARKED) & (woken -> ~WOKEN : 255); c = 1 :: else -> c = 0 fi };
+#endif
+               if :: c -> woken = 0 :: else fi
             :: else -> c = 1
             fi;
 #endif
@@ -159,6 +209,7 @@ proctype T(byte p) {
                   fi;
                   break
                :: res == R_TIMEDOUT -> break                   /* got = 0: gave up */
+               :: res == R_UNPARKED && utok[p] == TOKEN_WOKEN -> woken = 1
                :: else
                fi
             :: else
@@ -174,21 +225,27 @@ proctype T(byte p) {
 cs:   d_step { incs++; assert(incs == 1) };                    /* critical section */
       incs--;
 unlock:
-      /* unlock(): fast CAS LOCKED -> 0 */
-      atomic { if :: word == LOCKED -> word = 0; c = 1 :: else -> c = 0 fi };
+      /* unlock(): fast CAS LOCKED -> 0, inline CAS LOCKED|PARKED|WOKEN -> PARKED|WOKEN */
+      atomic {
+        if
+        :: word == LOCKED -> word = 0; c = 1
+        :: word == (LOCKED | PARKED | WOKEN) -> word = PARKED | WOKEN; c = 1
+        :: else -> c = 0
+        fi
+      };
       if
       :: !c ->                                                 /* unlockSlow */
 #ifdef MUT_CLEAR_EARLY
          word = 0;
-         unparkOne(p, KEY, 0)
+         unparkOne(p, KEY, CK_UNLOCK)
 #else
          do
          :: s = word;
             if
-            :: (s & PARKED) == 0 ->
-               atomic { if :: word == s -> word = 0; c = 1 :: else fi };
+            :: (s & PARKED) == 0 || (s & WOKEN) != 0 ->        /* nobody to wake, or one on its way */
+               atomic { if :: word == s -> word = s & (PARKED | WOKEN); c = 1 :: else fi };
                if :: c -> break :: else fi
-            :: else -> unparkOne(p, KEY, 0); break
+            :: else -> unparkOne(p, KEY, CK_UNLOCK); break
             fi
          od
 #endif

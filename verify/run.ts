@@ -59,11 +59,18 @@ const CHECKS: Check[] = [
   mutant('mutex', ['N=3', 'ITERS=1', 'MUT_CLEAR_EARLY'], 'unlock clears PARKED outside the bucket lock'),
   mutant('mutex', ['N=3', 'ITERS=1', 'MUT_TIMEOUT_RACE'], 'timeout ignores a concurrent unpark (lost hand-off)'),
   mutant('mutex', ['LIVE', 'N=2', 'MUT_NO_VALIDATE'], 'LTL nolost with no validate re-check', 'ltl'),
+  safety('mutex', ['N=3', 'ITERS=1', 'EVERY_UNLOCK']),
+  safety('mutex', ['N=3', 'ITERS=2']),
+  { model: 'mutex', property: 'LTL nolost with wakes every-unlock', defines: ['LIVE', 'N=2', 'EVERY_UNLOCK'], mode: 'ltl', expect: 'pass' },
+  mutant('mutex', ['N=3', 'ITERS=2', 'MUT_WOKEN_KEPT'], 'a woken waiter parks again without clearing WOKEN'),
+  mutant('mutex', ['N=3', 'ITERS=1', 'MUT_NO_DROP_WOKEN'], 'an aborted woken async waiter leaves WOKEN set'),
+  mutant('mutex', ['LIVE', 'N=3', 'MUT_WOKEN_KEPT'], 'LTL nolost with WOKEN never cleared on re-park', 'ltl'),
   // Condvar: 2 waiters + 1 notifier (notify inside or after the critical section).
   safety('condvar', ['N=3']),
   safety('condvar', ['N=3', 'NOTIFY_ONE'], SAFETY_PROPS + ' (notifyOne)'),
   mutant('condvar', ['N=3', 'MUT_CV_WAKE_ONE'], 'notifyAll wakes one instead of requeueing all'),
   mutant('condvar', ['N=3', 'MUT_CV_NO_PARKED'], 'requeue without setting the mutex PARKED bit'),
+  mutant('condvar', ['N=3', 'MUT_CV_RELOCK_NOT_WOKEN'], 're-lock after a TOKEN_WOKEN wake leaves WOKEN set'),
   // RwLock ('fair'): 1 writer + 2 readers (1 and 2 rounds), 2 writers + 1 reader, 3 writers.
   safety('rwlock', ['N=3', 'NW=1']),
   safety('rwlock', ['N=3', 'NW=1', 'ITERS=2']),

@@ -53,7 +53,7 @@ import type { ParkResult, RequeueOp, RequeueResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
-import { LOCKED, Mutex, NOT_RECOVERABLE, OWNER_SHIFT, PARK_ASYNC, PARKED, TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
+import { LOCKED, Mutex, notRecoverable, OWNER_SHIFT, PARK_ASYNC, PARKED, TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
 
 const W_SEQ = 0;
 const W_MUTEX = 1;
@@ -176,7 +176,8 @@ export class Condvar {
     }
     if (bad) throw new Error('Condvar.wait: another thread is waiting on this condvar with a different mutex');
     if (!slept) return true; // a notify raced with our entry: we never released the mutex
-    if (!(r.result === 'unparked' && r.token === TOKEN_HANDOFF)) mutex.lock();
+    // A wake from the mutex's queue may carry TOKEN_WOKEN, which the re-lock must clear.
+    if (!(r.result === 'unparked' && r.token === TOKEN_HANDOFF)) mutex.relockAfterWake(r.result === 'unparked' ? r.token : TOKEN_NORMAL);
     return r.result === 'unparked' || requeued;
   }
 
@@ -225,7 +226,7 @@ export class Condvar {
       if (r.result === 'aborted') throw abortReason(signal as AbortSignal);
       return;
     }
-    if (!(r.result === 'unparked' && r.token === TOKEN_HANDOFF)) await mutex.lockAsync();
+    if (!(r.result === 'unparked' && r.token === TOKEN_HANDOFF)) await mutex.relockAfterWakeAsync(r.result === 'unparked' ? r.token : TOKEN_NORMAL);
     if (r.result === 'unparked' || requeued) return;
     if (r.result === 'timedOut') throw new TimeoutError(`Condvar.waitAsync: timed out after ${timeoutMs} ms`);
     throw abortReason(signal as AbortSignal);
@@ -267,7 +268,7 @@ export class Condvar {
     let s = Atomics.load(i32, mIdx);
     for (;;) {
       if ((s & LOCKED) === 0) return 'unpark';
-      if ((s | PARKED) === (NOT_RECOVERABLE | PARKED)) return 'wake';
+      if (notRecoverable(s)) return 'wake';
       if ((s & PARKED) === 0) {
         const seen = Atomics.compareExchange(i32, mIdx, s, s | PARKED);
         if (seen !== s) {

@@ -4,34 +4,49 @@
  *
  * Lock word (one Int32 in a SharedRegion):
  *
- * | bits 3..31  | bit 2 | bit 1  | bit 0  | meaning                                        |
- * |-------------|-------|--------|--------|------------------------------------------------|
- * | 0           | 0     | 0      | 0      | free, nobody parked                             |
- * | 0           | 0     | 1      | 0      | free, threads parked (a woken one is retrying)  |
- * | owner tid   | 0     | 0      | 1      | held by thread `tid`, nobody parked             |
- * | owner tid   | 0     | 1      | 1      | held, threads parked: unlock must go slow       |
- * | owner tid   | 1     | 0 or 1 | 1      | held by `tid`, who took it over from a dead     |
- * |             |       |        |        | owner and has not called markConsistent() yet   |
- * | all ones    | 1     | 0 or 1 | 1      | NOT_RECOVERABLE: unlocked while inconsistent    |
+ * | bits 4..31  | bit 3 | bit 2 | bit 1  | bit 0  | meaning                                        |
+ * |-------------|-------|-------|--------|--------|------------------------------------------------|
+ * | 0           | 0     | 0     | 0      | 0      | free, nobody parked                             |
+ * | 0           | 0/1   | 0     | 1      | 0      | free, threads parked (WOKEN: one is on its way) |
+ * | owner tid   | 0     | 0     | 0      | 1      | held by thread `tid`, nobody parked             |
+ * | owner tid   | 0/1   | 0     | 1      | 1      | held, threads parked: unlock must go slow       |
+ * |             |       |       |        |        | unless WOKEN says a woken waiter is on its way  |
+ * | owner tid   | 0/1   | 1     | 0 or 1 | 1      | held by `tid`, who took it over from a dead     |
+ * |             |       |       |        |        | owner and has not called markConsistent() yet   |
+ * | all ones    | 0     | 1     | 0 or 1 | 1      | NOT_RECOVERABLE: unlocked while inconsistent    |
  *
- * The owner's `threadId` lives in the word itself, as
- * Linux robust futexes store the TID, so the fast paths stay one CAS each and unlock by a non-owner
- * is caught for free: `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0).
+ * Bits: LOCKED 1, PARKED 2, INCONSISTENT 4, WOKEN 8, owner threadId << 4 (27 bits).
+ * The owner's `threadId` lives in the word itself, as Linux robust futexes store the TID, so the
+ * fast paths stay one CAS each and unlock by a non-owner is caught for free:
+ * `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0). With waiters the hint bits make
+ * those CASes fail; `lock` then barges with one more CAS when the lock is free, and `unlock` with
+ * a woken waiter on its way releases with one more CAS, both inline.
  *
  * Invariants
  * - PARKED is set (by a waiter, before it parks with a validate that re-checks LOCKED|PARKED
  *   under the bucket lock) whenever a thread is parked on the word's key; it is cleared only under
  *   that bucket lock (in the unpark callback, or by the last waiter leaving on timeout/abort). So
  *   an unlock that sees PARKED clear may skip the lot: no wake-up is lost.
+ * - WOKEN (option `wakes: 'throttled'`, Go's mutexWoken): set only by an unpark callback, together
+ *   with PARKED, when it wakes a waiter to retry (token TOKEN_WOKEN) and others stay parked. While
+ *   it is set, unlock releases without waking anyone. The woken thread clears it on every path:
+ *   in the CAS that takes the lock, in the CAS that sets PARKED to park again, or in dropWoken()
+ *   when it leaves otherwise (an abort), which wakes a waiter if the lock is free with waiters.
+ *   So whenever WOKEN is set, a thread that will clear it is awake; clearing it early (a hand-off
+ *   store, a take-over, the death handler) only costs an extra wake, never a lost one.
  * - Barging: a free lock may be taken by anyone, even past parked threads (throughput), except
  *   that an unlocker hands the lock over directly — still LOCKED, owner rewritten to the waiter —
  *   when the first waiter has passed its fairness deadline and the lot's per-bucket fairness
  *   timer allows a fair unlock (at most one per 0.5 ms: without that rate limit an oversubscribed
  *   lock convoys, see lot.ts), when unlockFair() is called or the lock is FIFO, or when the
- *   waiter is async (an async wake costs an event-loop hop, so it could never win a barge).
- * - Spinning happens only while PARKED is clear (nobody queued), with a budget learned from how
- *   many spins recent acquisitions needed (EMA, α = 1/8, as glibc's adaptive mutex) and how often
- *   spinning failed; no spinning on a single-core machine.
+ *   waiter is async and past its own deadline (no rate limit: event-loop code must not starve).
+ * - Spinning happens only while PARKED is clear (nobody queued), never by a woken waiter (it lost
+ *   the race once already), and with the default 'adaptive' policy it re-reads with exponentially
+ *   growing pauses and stops at the first race it loses for the free lock: the holder is re-taking
+ *   it, and spinning on would only bounce the cache line between cores (measured: half the
+ *   throughput of a sleeping waiter at 2 workers on 2 cores). The budget is learned from how many
+ *   pause rounds recent successful spins took (EMA, α = 1/8, as glibc's adaptive mutex); no
+ *   spinning on a single-core machine. `spin: 'ema'` keeps glibc's one-pause-per-read policy.
  *
  * - Owner death (glibc robust mutexes): a thread that finds the lock held by a thread the region
  *   knows is dead (SharedRegion.watch) takes it over — CAS to its own tid with INCONSISTENT — and
@@ -66,25 +81,34 @@ import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, type WaitAsy
 export const LOCKED = 1;
 export const PARKED = 2;
 export const INCONSISTENT = 4;
-export const OWNER_SHIFT = 3;
-const MAX_TID = (1 << 28) - 1;
+/** A waiter woken by an unlock is on its way: later unlocks release without waking another. */
+export const WOKEN = 8;
+export const OWNER_SHIFT = 4;
+const MAX_TID = (1 << 27) - 1;
 /** The word of a mutex that can never be used again (owner field all ones, INCONSISTENT, LOCKED). */
 export const NOT_RECOVERABLE = (MAX_TID << OWNER_SHIFT) | INCONSISTENT | LOCKED;
 
-function notRecoverable(s: number): boolean {
-  return (s | PARKED) === (NOT_RECOVERABLE | PARKED);
+/** Whether a lock word is NOT_RECOVERABLE (whatever its PARKED / WOKEN hint bits say). */
+export function notRecoverable(s: number): boolean {
+  return (s | PARKED | WOKEN) === (NOT_RECOVERABLE | PARKED | WOKEN);
 }
 
 /** Unpark tokens: a woken waiter retries (NORMAL) or already owns the lock (HANDOFF). */
 export const TOKEN_NORMAL = 0;
 export const TOKEN_HANDOFF = 1;
-/** Park tokens: what kind of waiter is parked (the unlocker hands off to async waiters at once). */
+/** A Mutex unlock woke this waiter to retry and set WOKEN: the waiter must clear it (see lockSlow). */
+export const TOKEN_WOKEN = 2;
+/** Park tokens: what kind of waiter is parked (an overdue async waiter gets the lock without the rate limit). */
 const PARK_SYNC = 0;
 export const PARK_ASYNC = 1;
 
-/** Adaptive spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
+/** 'ema' spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
 const SPIN_MIN = 8;
 const SPIN_MAX = 400;
+/** Adaptive spin: budget in pause rounds; backoff doubles the pauses per re-read up to 2^6. */
+const ADAPTIVE_MIN = 64;
+const ADAPTIVE_MAX = 1024;
+const BACKOFF_MAX_SHIFT = 6;
 const SPIN_EMA_SHIFT = 3; // α = 1/8
 const CORES = availableParallelism();
 
@@ -96,13 +120,27 @@ const HOLD_FACTOR = 8;
 const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export type FairnessOption = 'dynamic' | 'fifo' | 'none' | { readonly timeoutMs: number };
-export type SpinOption = 'adaptive' | number;
+export type SpinOption = 'adaptive' | 'ema' | number;
+export type WakesOption = 'throttled' | 'every-unlock';
 
 export interface MutexOptions {
   /** Region to allocate the lock word in. Default: `SharedRegion.default()`. */
   region?: SharedRegion;
-  /** 'adaptive' (default) learns a spin budget; a number fixes it (in pause rounds); 0 disables spinning. */
+  /**
+   * How a thread that finds the lock held spins before it sleeps. `'adaptive'` (default): re-reads
+   * with exponentially growing pauses, gives up as soon as it loses a race for the free lock (the
+   * holder is re-taking it: spinning would only move the cache line back and forth), and learns its
+   * budget from how long recent successful spins took; never on a single core. `'ema'`: one pause
+   * per re-read with glibc's learned budget and no give-up. A number fixes the budget in
+   * `Atomics.pause()` rounds (with the adaptive give-up rule); 0 never spins.
+   */
   spin?: SpinOption;
+  /**
+   * `'throttled'` (default): while a waiter woken by an unlock is on its way, further unlocks do not
+   * wake another one (fewer wake calls and sleeps; Go's sync.Mutex does the same). `'every-unlock'`:
+   * every unlock that finds sleeping waiters wakes one.
+   */
+  wakes?: WakesOption;
   /** 'dynamic' (default), 'fifo', 'none' or a fixed `{ timeoutMs }` fairness deadline. */
   fairness?: FairnessOption;
   /** Count acquisitions, contention, parks, hand-offs, spin successes and max wait in this thread. Off by default (zero cost). */
@@ -111,7 +149,7 @@ export interface MutexOptions {
 
 export interface MutexHandle extends PrimitiveHandle {
   readonly kind: 'Mutex';
-  readonly options: { readonly spin: SpinOption; readonly fairness: FairnessOption };
+  readonly options: { readonly spin: SpinOption; readonly fairness: FairnessOption; readonly wakes?: WakesOption };
 }
 
 export type LockAsyncOptions = WaitAsyncOptions;
@@ -128,9 +166,14 @@ export interface MutexStats {
 }
 
 function checkSpin(v: unknown): SpinOption {
-  if (v === 'adaptive') return v;
+  if (v === 'adaptive' || v === 'ema') return v;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000) return v;
-  throw new RangeError(`Mutex option \`spin\` must be 'adaptive' or an integer from 0 to 1000000, got ${JSON.stringify(v)}`);
+  throw new RangeError(`Mutex option \`spin\` must be 'adaptive', 'ema' or an integer from 0 to 1000000, got ${JSON.stringify(v)}`);
+}
+
+function checkWakes(v: unknown): WakesOption {
+  if (v === 'throttled' || v === 'every-unlock') return v;
+  throw new RangeError(`Mutex option \`wakes\` must be 'throttled' or 'every-unlock', got ${JSON.stringify(v)}`);
 }
 
 function checkFairness(v: unknown): FairnessOption {
@@ -174,6 +217,11 @@ export class Mutex {
   /** This thread's locked word: tid | LOCKED. */
   private readonly me: number;
   private readonly spinOpt: SpinOption;
+  /** Spin policy: 0 adaptive (backoff, give up on a lost race), 1 glibc EMA, 2 fixed budget with give-up. */
+  private readonly spinMode: number;
+  private readonly wakesOpt: WakesOption;
+  /** WOKEN when wakes are throttled, else 0 (then the bit is never set). */
+  private readonly wokenBit: number;
   private readonly fairOpt: FairnessOption;
   private readonly fairFixedUs: number; // ≥ 0 fixed deadline offset, -1 dynamic, -2 never
   // Adaptive state (thread-local: each thread learns from its own acquisitions).
@@ -191,6 +239,9 @@ export class Mutex {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new Mutex(opts): opts must be an object');
     if (threadId >= MAX_TID) throw new RangeError(`Mutex: threadId ${threadId} does not fit in the lock word (max ${MAX_TID})`);
     this.spinOpt = checkSpin(opts.spin ?? 'adaptive');
+    this.spinMode = this.spinOpt === 'adaptive' ? 0 : this.spinOpt === 'ema' ? 1 : 2;
+    this.wakesOpt = checkWakes(opts.wakes ?? 'throttled');
+    this.wokenBit = this.wakesOpt === 'throttled' ? WOKEN : 0;
     this.fairOpt = checkFairness(opts.fairness ?? 'dynamic');
     const f = this.fairOpt;
     this.fairFixedUs = f === 'dynamic' ? -1 : f === 'none' ? -2 : f === 'fifo' ? 0 : Math.round(f.timeoutMs * 1000);
@@ -225,7 +276,7 @@ export class Mutex {
     checkFromOpts('Mutex', opts);
     const { region, offset } = resolveHandle(handle, 'Mutex');
     const carried = (handle as Partial<MutexHandle>).options;
-    return new Mutex({ spin: carried?.spin, fairness: carried?.fairness, ...opts }, { region, offset });
+    return new Mutex({ spin: carried?.spin, fairness: carried?.fairness, wakes: carried?.wakes, ...opts }, { region, offset });
   }
 
   /** A plain cloneable handle: post it to a worker and call `Mutex.from(handle)` there. */
@@ -233,7 +284,7 @@ export class Mutex {
     this.cachedHandle ??= Object.freeze({
       ...this.region.handleFor('Mutex', this.offset),
       kind: 'Mutex' as const,
-      options: Object.freeze({ spin: this.spinOpt, fairness: this.fairOpt }),
+      options: Object.freeze({ spin: this.spinOpt, fairness: this.fairOpt, wakes: this.wakesOpt }),
     });
     return this.cachedHandle;
   }
@@ -260,7 +311,12 @@ export class Mutex {
   lock(): void {
     // Acquire edge: a successful CAS reads the releasing unlock's write (CAS to 0 or the hand-off
     // store), so everything the previous owner wrote in its critical section is visible.
-    if (Atomics.compareExchange(this.i32, this.idx, 0, this.me) !== 0) this.lockSlow(Infinity);
+    const s = Atomics.compareExchange(this.i32, this.idx, 0, this.me);
+    if (s === 0) return;
+    // Free, but with the PARKED / WOKEN hints set: barge with one more CAS (kept inline: a thread
+    // re-taking the lock while others sleep or a woken one is on its way takes this path).
+    if ((s & ~(PARKED | WOKEN)) === 0 && Atomics.compareExchange(this.i32, this.idx, s, s | this.me) === s) return;
+    this.lockSlow(Infinity);
   }
 
   /** Takes the lock if it is free right now; never waits. */
@@ -318,7 +374,11 @@ export class Mutex {
   /** Releases the lock. Throws (changing nothing) if it is not locked or held by another thread. */
   unlock(): void {
     // Release edge: the next acquirer's CAS reads this write, ordering our critical section before its.
-    if (Atomics.compareExchange(this.i32, this.idx, this.me, 0) !== this.me) this.unlockSlow(false);
+    const s = Atomics.compareExchange(this.i32, this.idx, this.me, 0);
+    if (s === this.me) return;
+    // A woken waiter is on its way: release keeping the hints, without waking another (inline, as in lock()).
+    if (s === (this.me | PARKED | WOKEN) && Atomics.compareExchange(this.i32, this.idx, s, PARKED | WOKEN) === s) return;
+    this.unlockSlow(false);
   }
 
   /** Releases the lock and hands it directly to the longest-waiting thread, if any. */
@@ -397,11 +457,18 @@ export class Mutex {
 
   private spinBudget(): number {
     const o = this.spinOpt;
-    if (o !== 'adaptive') return o;
+    if (typeof o === 'number') return o;
     if (CORES <= 1) return 0;
-    // Spinning kept failing: try only briefly, but probe a full budget now and then to re-learn.
-    if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return SPIN_MIN;
-    return Math.min(SPIN_MAX, Math.max(SPIN_MIN, 2 * this.spinEma + 8));
+    if (o === 'ema') {
+      // glibc's adaptive mutex: budget 2 × EMA + 8 reads, capped; after repeated failures only
+      // briefly, with a full budget now and then to re-learn.
+      if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return SPIN_MIN;
+      return Math.min(SPIN_MAX, Math.max(SPIN_MIN, 2 * this.spinEma + 8));
+    }
+    // Adaptive: the same learning, in pause rounds of the backoff (about as long as a park and a
+    // wake-up would take at the cap).
+    if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return ADAPTIVE_MIN;
+    return Math.min(ADAPTIVE_MAX, Math.max(ADAPTIVE_MIN, 2 * this.spinEma + ADAPTIVE_MIN));
   }
 
   private fairAtUs(startUs: number): number | null {
@@ -412,8 +479,11 @@ export class Mutex {
     return (startUs + t) | 0;
   }
 
-  private acquiredSlow(startMs: number): void {
-    if (this.fairFixedUs === -1) this.slowAcquiredAtMs = nowMs();
+  /** `waited`: this acquisition spun or parked (a first-try barge past parked threads did not). */
+  private acquiredSlow(startMs: number, waited = true): void {
+    // Hold-time samples for dynamic fairness come only from acquisitions that waited: a holder
+    // re-taking a free lock past parked threads would otherwise read the clock twice per lock.
+    if (this.fairFixedUs === -1 && waited) this.slowAcquiredAtMs = nowMs();
     if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
     const st = this.st;
     if (st !== null) {
@@ -422,26 +492,37 @@ export class Mutex {
     }
   }
 
-  /** Spin while nobody is parked, then set PARKED and park; retry after each non-hand-off wake. */
-  private lockSlow(timeoutMs: number): boolean {
+  /**
+   * Spin while nobody is parked, then set PARKED and park; retry after each non-hand-off wake.
+   * `woken`: an unlock woke this thread with TOKEN_WOKEN and set WOKEN, so no unlock wakes another
+   * waiter until this thread clears it — with the CAS that takes the lock, with the CAS that sets
+   * PARKED to park again, or (leaving without either) in dropWoken(), which passes the wake on.
+   */
+  private lockSlow(timeoutMs: number, woken = false): boolean {
     const i32 = this.i32;
     const idx = this.idx;
     const st = this.st;
     const startMs = st !== null || timeoutMs !== Infinity ? nowMs() : -1;
     let startUs = 0;
-    let parked = false;
-    let budget = this.spinBudget();
+    let parked = woken;
+    let budget = woken ? 0 : this.spinBudget();
     let spins = 0;
+    let backoff = 0;
     for (;;) {
       const s = Atomics.load(i32, idx);
+      // Someone cleared WOKEN for us (a death handler, a hand-off): nothing left to clear.
+      if (woken && (s & WOKEN) === 0) woken = false;
       // 1. Grab the lock if it is free, even if there is a queue (barging).
       if ((s & LOCKED) === 0) {
-        // Acquire edge: reads the unlocker's store.
-        if (Atomics.compareExchange(i32, idx, s, s | this.me) === s) {
+        // Acquire edge: reads the unlocker's store. A woken thread clears WOKEN in the same CAS.
+        if (Atomics.compareExchange(i32, idx, s, (woken ? s & ~WOKEN : s) | this.me) === s) {
           if (spins > 0 && !parked) this.spinSucceeded(spins);
-          this.acquiredSlow(startMs);
+          this.acquiredSlow(startMs, spins > 0 || parked);
           return true;
         }
+        // Lost a race for the free lock while spinning: the holder keeps re-taking it, and spinning
+        // on would only move the line between cores; sleep and let it run (adaptive / fixed).
+        if (spins > 0 && this.spinMode !== 1) spins = budget;
         continue;
       }
       if (notRecoverable(s)) throw new NotRecoverableError();
@@ -450,12 +531,25 @@ export class Mutex {
       }
       // 2. Nobody queued: spin a little, the holder may be about to release.
       if ((s & PARKED) === 0 && spins < budget) {
-        spins++;
-        if (hasPause) Atomics.pause(spins);
+        if (this.spinMode === 1) {
+          spins++;
+          if (hasPause) Atomics.pause(spins);
+        } else {
+          // Exponential backoff: 1, 2, 4 … 64 pauses between re-reads, so a holder that releases
+          // and re-takes the lock keeps its cache line for a while.
+          const step = 1 << backoff;
+          if (backoff < BACKOFF_MAX_SHIFT) backoff++;
+          spins += step;
+          if (hasPause) for (let k = 0; k < step; k++) Atomics.pause(k);
+        }
         continue;
       }
-      // 3. Announce that we will park; validate re-checks this under the bucket lock.
-      if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
+      // 3. Announce that we will park (validate re-checks PARKED under the bucket lock); a woken
+      //    thread also clears WOKEN here, so the next unlock wakes a waiter again.
+      if ((s & PARKED) === 0 || woken) {
+        if (Atomics.compareExchange(i32, idx, s, (s | PARKED) & ~(woken ? WOKEN : 0)) !== s) continue;
+        woken = false;
+      }
       if (spins >= budget && budget > 0 && !parked) this.spinFailed();
       // 4. Never sleep behind a dead owner: take the lock over instead (robust mutex).
       if (this.threads.isDead(s >>> OWNER_SHIFT)) {
@@ -476,10 +570,8 @@ export class Mutex {
           return false;
         }
       }
-      if (!parked) {
-        startUs = nowUs();
-        parked = true;
-      }
+      if (startUs === 0) startUs = nowUs() | 1;
+      parked = true;
       if (st !== null) st.parks++;
       const r: ParkResult = this.region.lot.park(this.offset, this.validateParked, {
         token: PARK_SYNC,
@@ -497,9 +589,47 @@ export class Mutex {
         if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
         return false;
       }
-      // Woken without hand-off (or validate failed): compete again, spinning allowed.
+      // Woken without hand-off (or validate failed): compete again.
+      woken = r.result === 'unparked' && r.token === TOKEN_WOKEN;
       spins = 0;
-      budget = this.spinBudget();
+      backoff = 0;
+      budget = woken ? 0 : this.spinBudget(); // a woken thread that loses sleeps again at once
+    }
+  }
+
+  /**
+   * Clears WOKEN for a thread that was woken to retry and leaves without taking the lock or
+   * parking again; unlocks that skipped waking meanwhile are made up for by waking one waiter now
+   * if the lock is free with waiters.
+   */
+  private dropWoken(): void {
+    for (;;) {
+      const s = Atomics.load(this.i32, this.idx);
+      if ((s & WOKEN) === 0) return;
+      if (Atomics.compareExchange(this.i32, this.idx, s, s & ~WOKEN) === s) {
+        if ((s & (LOCKED | PARKED)) === PARKED) this.region.lot.unparkOne(this.offset, this.retryCallback);
+        return;
+      }
+    }
+  }
+
+  /** Unpark callback of a non-owner waking one waiter to retry (under the bucket lock). */
+  private readonly retryCallback = (r: UnparkResult): number => {
+    if (r.unparkedThreads === 0 || !r.haveMore) {
+      Atomics.and(this.i32, this.idx, ~PARKED);
+      return TOKEN_NORMAL;
+    }
+    Atomics.or(this.i32, this.idx, WOKEN);
+    return TOKEN_WOKEN;
+  };
+
+  /** @internal Re-locks after a wake from this mutex's queue (Condvar): `token` is the unpark token. */
+  relockAfterWake(token: number): void {
+    if (token === TOKEN_WOKEN) {
+      this.lockSlow(Infinity, true);
+      if (this.st !== null) this.st.acquisitions++;
+    } else {
+      this.lock();
     }
   }
 
@@ -514,24 +644,34 @@ export class Mutex {
   }
 
   private readonly unparkCallback = (r: UnparkResult): number => {
-    // Runs under the bucket lock. The word is tid|LOCKED(|PARKED) and only we may change it
-    // (others can at most try to set PARKED, and their validate runs after us under this lock).
+    // Runs under the bucket lock. The word is tid|LOCKED(|PARKED)(|WOKEN) and only we may change
+    // it (others can at most set PARKED or clear a stale WOKEN, and a parker's validate runs after
+    // us under this lock, so overwriting either is safe: that parker re-checks and retries).
     if (r.unparkedThreads !== 0 && this.threads.isDead(r.threadId)) {
       // A waiter that died while parked (not yet purged): keep the lock and unpark the next one.
       this.skippedDead = true;
       return TOKEN_NORMAL;
     }
-    // Hand off: unlockFair(); a FIFO lock; an async waiter (a non-hand-off wake costs it an
-    // event-loop hop, so it could never win the barge); or fairness is due (the waiter passed its
-    // deadline and the bucket's rate limit allows it, see lot.ts).
-    if (r.unparkedThreads !== 0 && (this.forcing || this.fairFixedUs === 0 || r.parkToken === PARK_ASYNC || r.beFair)) {
+    // Hand off: unlockFair(); a FIFO lock; fairness is due (the waiter passed its deadline and the
+    // bucket's rate limit allows it, see lot.ts); or an async waiter passed its deadline (an async
+    // wake costs an event-loop hop, so past its bound it gets the lock without the rate limit).
+    // The hand-off store drops WOKEN: extra wakes later are harmless, a stale WOKEN would not be.
+    if (
+      r.unparkedThreads !== 0 &&
+      (this.forcing || this.fairFixedUs === 0 || r.beFair || (r.parkToken === PARK_ASYNC && r.waiterOverdue))
+    ) {
       // Direct hand-off: stays LOCKED, owned by the woken thread. Release edge: the woken thread's
       // wake (which follows this store) orders our critical section before its.
       Atomics.store(this.i32, this.idx, (r.threadId << OWNER_SHIFT) | LOCKED | (r.haveMore ? PARKED : 0));
       if (this.st !== null) this.st.handoffsGiven++;
       return TOKEN_HANDOFF;
     }
-    // Release edge for bargers: the next CAS on the word reads this store.
+    // Release edge for bargers: the next CAS on the word reads this store. With waiters left, WOKEN
+    // tells later unlocks that the thread we wake is on its way (it clears WOKEN, see lockSlow).
+    if (r.haveMore && this.wokenBit !== 0) {
+      Atomics.store(this.i32, this.idx, PARKED | WOKEN);
+      return TOKEN_WOKEN;
+    }
     Atomics.store(this.i32, this.idx, r.haveMore ? PARKED : 0);
     return TOKEN_NORMAL;
   };
@@ -553,9 +693,10 @@ export class Mutex {
         this.region.lot.unparkAll(this.offset);
         return;
       }
-      if ((s & PARKED) === 0 && !force) {
-        if (Atomics.compareExchange(i32, idx, s, 0) === s) return;
-        continue; // a waiter just set PARKED
+      if (!force && ((s & PARKED) === 0 || (s & WOKEN) !== 0)) {
+        // Nobody parked, or a woken waiter is on its way: release, keeping the PARKED / WOKEN hints.
+        if (Atomics.compareExchange(i32, idx, s, s & (PARKED | WOKEN)) === s) return;
+        continue; // a waiter just set PARKED or cleared WOKEN
       }
       break;
     }
@@ -582,7 +723,9 @@ export class Mutex {
   /**
    * Acquires the lock without blocking the event loop. Rejects with TimeoutError after
    * `timeoutMs`, or with the signal's reason when aborted; the lock is then not held.
-   * An async waiter receives the lock by direct hand-off, so synchronous bargers cannot starve it.
+   * An async waiter competes like a synchronous one until it has waited past its fairness
+   * deadline; from then on the next unlock hands the lock to it directly, so synchronous bargers
+   * cannot starve event-loop code.
    */
   async lockAsync(opts: LockAsyncOptions = {}): Promise<void> {
     const timeoutMs = checkWaitOpts('Mutex.lockAsync', opts);
@@ -592,14 +735,31 @@ export class Mutex {
       if (this.st !== null) this.st.acquisitions++;
       return;
     }
+    return this.lockAsyncSlow(timeoutMs, signal, false);
+  }
+
+  /** @internal Async re-lock after a wake from this mutex's queue (Condvar.waitAsync). */
+  relockAfterWakeAsync(token: number): Promise<void> {
+    return token === TOKEN_WOKEN ? this.lockAsyncSlow(Infinity, undefined, true) : this.lockAsync();
+  }
+
+  /** lockSlow's loop for event-loop code: no spinning, parkAsync, the same WOKEN duties. */
+  private async lockAsyncSlow(timeoutMs: number, signal: AbortSignal | undefined, woken: boolean): Promise<void> {
     const st = this.st;
     const startMs = nowMs();
     const i32 = this.i32;
     const idx = this.idx;
+    let startUs = 0;
     for (;;) {
+      if (signal?.aborted) {
+        if (woken) this.dropWoken();
+        throw abortReason(signal);
+      }
       const s = Atomics.load(i32, idx);
+      if (woken && (s & WOKEN) === 0) woken = false;
       if ((s & LOCKED) === 0) {
-        if (Atomics.compareExchange(i32, idx, s, s | this.me) === s) break;
+        // Acquire edge as in lockSlow; a woken waiter clears WOKEN in the same CAS.
+        if (Atomics.compareExchange(i32, idx, s, (woken ? s & ~WOKEN : s) | this.me) === s) break;
         continue;
       }
       if (notRecoverable(s)) throw new NotRecoverableError();
@@ -607,15 +767,19 @@ export class Mutex {
         if (this.takeOver(s)) this.ownerDied();
         continue;
       }
-      if ((s & PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | PARKED) !== s) continue;
+      // Announce the park; a woken waiter clears WOKEN in the same CAS (its duty is done: every
+      // path below either throws without touching the word or parks, and the park's result sets
+      // `woken` afresh).
+      if (((s & PARKED) === 0 || woken) && Atomics.compareExchange(i32, idx, s, (s | PARKED) & ~(woken ? WOKEN : 0)) !== s) continue;
       const left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();
       if (left !== undefined && left <= 0) throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
       if (st !== null) st.parks++;
       // Debug: an async wait that closes a cycle rejects; the wait-for edge is cleared however it ends.
       if (this.region.deadlockDetection) checkDeadlock(this.region, this.offset, s >>> OWNER_SHIFT, true);
+      if (startUs === 0) startUs = nowUs() | 1;
       const r = await this.parkAsyncTracked({
-        token: PARK_ASYNC, // async waiters always receive hand-off (see the header comment)
-        fairAtUs: nowUs(),
+        token: PARK_ASYNC, // hand-off once overdue, without the bucket's rate limit (see unparkCallback)
+        fairAtUs: this.fairAtUs(startUs),
         timeoutMs: left,
         signal,
         timedOut: this.clearParkedIfLast,
@@ -631,7 +795,9 @@ export class Mutex {
       }
       if (r.result === 'timedOut') throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
       if (r.result === 'aborted') throw abortReason(signal as AbortSignal);
+      woken = r.result === 'unparked' && r.token === TOKEN_WOKEN;
     }
+    if (this.fairFixedUs === -1 && startUs !== 0) this.slowAcquiredAtMs = nowMs();
     if (st !== null) {
       st.acquisitions++;
       st.contendedAcquisitions++;
@@ -693,8 +859,16 @@ onOwnerCheck('Mutex', (region, offset, tid) => {
 });
 
 onOwnerDeath('Mutex', (region, offset, tid) => {
-  const s = Atomics.load(region.i32, offset >> 2);
-  if ((s & PARKED) === 0 || notRecoverable(s)) return;
+  const i32 = region.i32;
+  let s = Atomics.load(i32, offset >> 2);
+  if (notRecoverable(s)) return;
+  // The dead thread may have been the woken waiter on its way: clear WOKEN so unlocks wake again
+  // (if it was another thread's, that one only finds it clear: an extra wake at worst).
+  while ((s & WOKEN) !== 0) {
+    const seen = Atomics.compareExchange(i32, offset >> 2, s, s & ~WOKEN);
+    s = seen === s ? s & ~WOKEN : seen;
+  }
+  if ((s & PARKED) === 0) return;
   // Held by the dead thread: wake everyone (they find the dead owner and take over).
   if ((s & LOCKED) !== 0 && s >>> OWNER_SHIFT === tid) region.lot.unparkAll(offset);
   // Free with waiters: the dead thread may have been the waiter an unlock had just woken (TOKEN_NORMAL)

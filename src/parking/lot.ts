@@ -438,7 +438,21 @@ export class ParkingLot {
         // Else an unparker dequeued us first: its wake resolves the waitAsync and we report that unpark.
       };
       const onAbort = (): void => leave(ABORTED);
-      if (timeout !== Infinity) timer = setTimeout(() => { timer = undefined; leave(TIMED_OUT); }, timeout);
+      if (timeout !== Infinity) {
+        // Timers may fire up to ~1 ms early against the clock (the event loop's time is in whole
+        // milliseconds): re-arm until the deadline has really passed, as park() does.
+        const deadline = nowMs() + timeout;
+        const fire = (): void => {
+          const rest = deadline - nowMs();
+          if (rest > 0) {
+            timer = setTimeout(fire, Math.ceil(rest));
+            return;
+          }
+          timer = undefined;
+          leave(TIMED_OUT);
+        };
+        timer = setTimeout(fire, timeout);
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       step();
     });
