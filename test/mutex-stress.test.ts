@@ -18,6 +18,8 @@ const modes: [string, Omit<MutexOptions, 'region'>][] = [
   ['spin 0, fifo', { spin: 0, fairness: 'fifo' }],
   ['adaptive spin, fifo', { fairness: 'fifo' }],
   ['fixed spin 100, fairness 0.2 ms', { spin: 100, fairness: { timeoutMs: 0.2 } }],
+  ['adaptive spin, wakes every-unlock', { wakes: 'every-unlock' }],
+  ["spin 'ema' (glibc policy)", { spin: 'ema' }],
 ];
 
 function setup(opts: Omit<MutexOptions, 'region'> = {}): { r: SharedRegion; m: Mutex; counter: number } {
@@ -79,6 +81,20 @@ describe('Mutex stress: mutual exclusion and no lost wake-up', () => {
     expect(ok).toBeLessThan(WORKERS * 3000); // some attempts really timed out
     clean(r, m);
   });
+});
+
+describe('Mutex stress: sync and async waiters mixed, with timeouts, aborts and unlockFair', () => {
+  for (const wakes of ['throttled', 'every-unlock'] as const) {
+    it(`${WORKERS} workers (half async), wakes ${wakes}: exact total, no lost wake-up, clean end state`, async () => {
+      const { r, m, counter } = setup({ wakes });
+      const results = await runWorkers<{ ok: number }>('mutex-worker.ts', WORKERS,
+        (worker) => ({ mode: 'mixed', handle: m.handle, counter, iters: 4000, work: 20, worker }), 120_000);
+      const ok = results.reduce((a, x) => a + x.ok, 0);
+      expect(r.i32[counter >> 2]).toBe(ok);
+      expect(ok).toBeGreaterThan(WORKERS * 1000);
+      clean(r, m);
+    });
+  }
 });
 
 describe('Mutex stress: fairness', () => {
