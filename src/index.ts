@@ -13,7 +13,7 @@ export type {
 export type { KindName } from './parking/kinds.ts';
 export { nowMs, nowUs, diffUs } from './parking/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
-export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption } from './lock/mutex.ts';
+export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption, WakesOption } from './lock/mutex.ts';
 export { RwLock, RwLockReadGuard, RwLockWriteGuard, RwLockUpgradableGuard } from './lock/rwlock.ts';
 export type { RwLockOptions, RwLockHandle, RwLockPolicy } from './lock/rwlock.ts';
 export { Condvar } from './lock/condvar.ts';

@@ -160,6 +160,60 @@ export function locksSuite(): Scenario[] {
       });
     }
   }
+  // C1 at 2 workers on 2 cores, where spinning decides how often the lock changes cores: the
+  // adaptive policy (backoff, give up on a lost race) against glibc's EMA policy ('ema', parklot's
+  // previous default), CPython's fixed 40 and the GIL build's 0.
+  out.push({
+    kind: 'contended',
+    name: 'lock/spin/threads:2/cs:short',
+    what: "parklot spin 'adaptive' vs 'ema' (glibc) vs fixed 40 (free-threaded CPython) vs 0 (GIL build), 2 workers, short CS",
+    claims: ['C1'],
+    variants: [
+      PARKLOT,
+      { label: 'parklot:spin=ema', name: 'parklot', options: { spin: 'ema' } },
+      { label: 'parklot:spin=40', name: 'parklot', options: { spin: 40 } },
+      { label: 'parklot:spin=0', name: 'parklot', options: { spin: 0 } },
+    ],
+    comparisons: [
+      {
+        candidate: 'parklot',
+        baseline: 'parklot:spin=40',
+        metric: 'waitMeanNs',
+        claim: {
+          id: 'C1',
+          text: 'adaptive spin: 10–20 % lower latency (mean wait) than a fixed 40',
+          claim: { direction: 'lower-is-better', ratio: [0.8, 0.9] },
+        },
+      },
+      { candidate: 'parklot', baseline: 'parklot:spin=40' },
+      { candidate: 'parklot', baseline: 'parklot:spin=ema' },
+      { candidate: 'parklot', baseline: 'parklot:spin=0' },
+      { candidate: 'parklot', baseline: 'parklot:spin=40', metric: 'volCtxSwitchesPerOp' },
+      { candidate: 'parklot', baseline: 'parklot:spin=40', metric: 'parksPerOp' },
+    ],
+    threads: 2,
+    ...CS_SIZES.short,
+    countAtomics: true,
+  });
+  // Go's woken bit: one woken waiter at a time (default) against waking at every unlock that
+  // finds sleepers, oversubscribed with short and medium critical sections.
+  for (const [threads, cs] of [[8, 'short'], [4, 'medium']] as const) {
+    out.push({
+      kind: 'contended',
+      name: `lock/wakes/threads:${threads}/cs:${cs}`,
+      what: `parklot wakes 'throttled' (Go's woken bit) vs 'every-unlock', ${threads} workers, ${cs} CS`,
+      claims: [],
+      variants: [PARKLOT, { label: 'parklot:wakes=every-unlock', name: 'parklot', options: { wakes: 'every-unlock' } }],
+      comparisons: [
+        { candidate: 'parklot', baseline: 'parklot:wakes=every-unlock' },
+        { candidate: 'parklot', baseline: 'parklot:wakes=every-unlock', metric: 'wakeCallsPerOp' },
+        { candidate: 'parklot', baseline: 'parklot:wakes=every-unlock', metric: 'waitP99Ns' },
+      ],
+      threads,
+      ...CS_SIZES[cs],
+      countAtomics: true,
+    });
+  }
   // C1: adaptive spin (parklot default) against CPython's fixed 40 spins and the GIL build's 0.
   out.push({
     kind: 'contended',
@@ -168,10 +222,12 @@ export function locksSuite(): Scenario[] {
     claims: ['C1'],
     variants: [
       PARKLOT,
+      { label: 'parklot:spin=ema', name: 'parklot', options: { spin: 'ema' } },
       { label: 'parklot:spin=40', name: 'parklot', options: { spin: 40 } },
       { label: 'parklot:spin=0', name: 'parklot', options: { spin: 0 } },
     ],
     comparisons: [
+      { candidate: 'parklot', baseline: 'parklot:spin=ema' },
       {
         candidate: 'parklot',
         baseline: 'parklot:spin=40',

@@ -9,7 +9,7 @@
 // Invariant: a word-based peer's lock word sits alone on a 128-byte line (padding on both
 // sides, as parking_lot's bench pads with 300 bytes), so no other bench word shares its line.
 
-import type { FairnessOption, MutexHandle, SpinOption } from '../../src/index.ts';
+import type { FairnessOption, MutexHandle, SpinOption, WakesOption } from '../../src/index.ts';
 import {
   AlwaysNotifyLock,
   type BenchLock,
@@ -43,6 +43,7 @@ export const VARIANT_INFO: Record<VariantName, string> = {
 export interface ParklotOptions {
   spin?: SpinOption;
   fairness?: FairnessOption;
+  wakes?: WakesOption;
 }
 
 /** Structured-cloneable description of a created lock, attachable in any thread. */
