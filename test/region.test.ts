@@ -132,3 +132,20 @@ describe('SharedRegion: handles and attach', () => {
     m2.unlock();
   });
 });
+
+describe('SharedRegion live-thread count (the adaptive spin hint)', () => {
+  it('counts registered threads once each and drops them when marked dead', () => {
+    const r = SharedRegion.create({ bytes: 4096 });
+    const t = r.threads;
+    const base = t.liveThreads();
+    t.register(900_001);
+    t.register(900_001); // idempotent
+    t.register(900_002);
+    expect(t.liveThreads()).toBe(base + 2);
+    expect(t.markDead(900_001)).toBe(true);
+    expect(t.markDead(900_001)).toBe(false); // already dead: counted once
+    expect(t.liveThreads()).toBe(base + 1);
+    expect(t.markDead(900_003)).toBe(true); // never registered: claimed and marked dead, net 0
+    expect(t.liveThreads()).toBe(base + 1);
+  });
+});

@@ -465,7 +465,14 @@ export class Mutex {
       if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return SPIN_MIN;
       return Math.min(SPIN_MAX, Math.max(SPIN_MIN, 2 * this.spinEma + 8));
     }
-    // Adaptive: the same learning, in pause rounds of the backoff (about as long as a park and a
+    // Adaptive: spin only while every thread of the region can have a core (the main thread that
+    // only coordinates may be the one extra). With more, a holder may be preempted, and a spinner
+    // that "wins" keeps one more thread runnable, so the OS time-slices the contenders and the
+    // lock's line moves between cores at every acquisition instead of one thread running alone
+    // while the others sleep (the Linux kernel's rule is the same idea: spin only while the owner
+    // runs). The count is a hint (threads that exited unwatched still count: less spinning).
+    if (this.threads.liveThreads() > CORES + 1) return 0;
+    // The same learning as 'ema', in pause rounds of the backoff (about as long as a park and a
     // wake-up would take at the cap).
     if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return ADAPTIVE_MIN;
     return Math.min(ADAPTIVE_MAX, Math.max(ADAPTIVE_MIN, 2 * this.spinEma + ADAPTIVE_MIN));

@@ -34,6 +34,11 @@ export const HDR_THREADS = 12;
 export const HDR_THREADS_OFF = 13;
 /** How many threads were marked dead in this region (0: nobody died; liveness checks skip the table). */
 export const HOT_DEATHS = 14;
+/**
+ * Threads registered in this region and not marked dead (claims of a record add 1, markDead
+ * subtracts 1). An exited thread that nobody watched still counts: a hint, never exact.
+ */
+export const HOT_LIVE_THREADS = 15;
 /** HDR_FLAGS bit: debug deadlock detection is on. */
 export const FLAG_DEADLOCK_DETECTION = 1;
 /** Byte size of the fixed header block, hot words included. */

@@ -25,7 +25,7 @@
  *   dead, so a reader that sees the counter at 0 may skip the lookup: nobody has died.
  */
 
-import { HOT_DEATHS, THREAD_WORDS } from './layout.ts';
+import { HOT_DEATHS, HOT_LIVE_THREADS, THREAD_WORDS } from './layout.ts';
 
 export const TS_ALIVE = 1;
 export const TS_DEAD = 2;
@@ -68,7 +68,10 @@ export class ThreadTable {
         // Claim the empty slot; the winner's key is final (see the invariants).
         const seen = Atomics.compareExchange(h, at + T_KEY, 0, key);
         if (seen === 0 || seen === key) {
-          if (seen === 0) Atomics.compareExchange(h, at + T_STATE, 0, TS_ALIVE);
+          if (seen === 0) {
+            Atomics.compareExchange(h, at + T_STATE, 0, TS_ALIVE);
+            Atomics.add(h, HOT_LIVE_THREADS, 1);
+          }
           return at;
         }
       }
@@ -96,6 +99,7 @@ export class ThreadTable {
       Atomics.store(h, at + T_WAITING, 0);
       Atomics.store(h, at + T_DEAD_AT, 0);
       Atomics.store(h, at + T_STATE, TS_ALIVE);
+      Atomics.add(h, HOT_LIVE_THREADS, 1);
       return at;
     }
     return -1;
@@ -117,11 +121,17 @@ export class ThreadTable {
   markDead(tid: number): boolean {
     const at = this.slot(tid, true);
     if (Atomics.exchange(this.h, at + T_STATE, TS_DEAD) === TS_DEAD) return false;
+    Atomics.sub(this.h, HOT_LIVE_THREADS, 1);
     Atomics.store(this.h, at + T_WAITING, 0);
     Atomics.store(this.h, at + T_DEAD_AT, Math.max(1, Math.floor(Date.now() / 1000)));
     // Ordered after the state store: whoever reads a non-zero count then reads TS_DEAD.
     Atomics.add(this.h, HOT_DEATHS, 1);
     return true;
+  }
+
+  /** Threads registered and not marked dead (a hint: unwatched exited threads still count). */
+  liveThreads(): number {
+    return Atomics.load(this.h, HOT_LIVE_THREADS);
   }
 
   /** Whether any thread of the region ever died (one load; the robust slow paths start here). */
