@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     method:
       'one fresh process per (group, variant) per repetition; repetitions interleaved, variant order rotated per repetition; ' +
       'per point one warm-up run then one measured run of runMs wall time (workers start on one GO store, stop on one STOP store); ' +
-      'rw times write() only (performance.now() around it, same in every variant); semWait times acquire(); ' +
+      'rw times one write() in 16 (performance.now() around it, same in every variant); semWait times one acquire() in 64; ' +
       'statistics over processes: median, ratio of medians with 95 % percentile bootstrap CI (10000 resamples), Mann–Whitney U p.',
   };
   process.stderr.write(`family bench${opts.quick ? ' (QUICK: short runs — indicative only)' : ''}: ${opts.reps} reps, ${meta.cpuModel}, ${meta.availableParallelism} cores, Node ${process.version}\n`);

@@ -5,12 +5,14 @@
 // Loops (xorshift `work` steps stand in for real work, as in WebKit's LockSpeedTest):
 // - rw: read (with probability readPct %) or write; readers check the K data words are equal,
 //   writers rewrite them and bump a plain counter (checked by the child: a lost update fails).
-//   Only write() is timed (performance.now() around it, same cost in every variant).
+//   Only write() is timed, and only one write in WRITE_SAMPLE (performance.now() around it, the
+//   same in every variant): timing every acquisition would dilute and reshape contention (two
+//   clock reads cost about as much as a short critical section), so the loop stays plain.
 // - cv: one shared condvar for "not full" and "not empty", notifyAll after every put/take (the
 //   broadcast pattern where requeue vs wake-all matters, C3); waits are waitFor(20 ms) so a stop
 //   can never strand a waiter. Counts items and wait calls.
 // - semBatch: acquire n permits and release them, as one call each (batched) or n calls (single).
-// - semWait: acquire(1) (timed), work, release(1), work; counts parks.
+// - semWait: acquire(1) (one in ACQUIRE_SAMPLE timed), work, release(1), work; counts parks.
 // - barrier: wait(); the generation's leader reads STOP into DECIDE; wait(); everyone reads DECIDE
 //   (so all workers stop after the same generation).
 // Wake calls (C3): when the child asks for it (`countAtomics`), every Atomics.wait / notify this
@@ -36,6 +38,10 @@ const ctl = new Int32Array(init.ctl);
 const region = SharedRegion.attach(init.region);
 const i32 = region.i32;
 const port = parentPort!;
+
+/** One write in this many is timed (rw); one acquire in this many (semWait). Powers of two. */
+const WRITE_SAMPLE = 16;
+const ACQUIRE_SAMPLE = 64;
 
 function work(n: number, x: number): number {
   for (let i = 0; i < n; i++) {
@@ -79,9 +85,13 @@ function runRw(m: RunMessage, gen: number, x: number): WorkerResult {
       lock.readUnlock();
       reads++;
     } else {
-      const t0 = performance.now();
-      lock.write();
-      hist.record((performance.now() - t0) * 1e6);
+      if ((writes & (WRITE_SAMPLE - 1)) === 0) {
+        const t0 = performance.now();
+        lock.write();
+        hist.record((performance.now() - t0) * 1e6);
+      } else {
+        lock.write();
+      }
       const v = i32[d0] + 1;
       for (let j = 0; j < k; j++) i32[d0 + j] = v;
       i32[c] = i32[c] + 1; // plain: only exclusion keeps it exact
@@ -155,9 +165,13 @@ function runSemWait(m: RunMessage, gen: number, x: number): WorkerResult {
   let ops = 0;
   go(gen);
   while (Atomics.load(ctl, CTL.STOP) !== gen) {
-    const t0 = performance.now();
-    sem.acquire(1);
-    hist.record((performance.now() - t0) * 1e6);
+    if ((ops & (ACQUIRE_SAMPLE - 1)) === 0) {
+      const t0 = performance.now();
+      sem.acquire(1);
+      hist.record((performance.now() - t0) * 1e6);
+    } else {
+      sem.acquire(1);
+    }
     x = work(m.point.inside, x);
     sem.release(1);
     x = work(m.point.between, x);
