@@ -1,4 +1,22 @@
-/** Small helpers shared by the lock family: option checks and abort reasons. */
+/** Small helpers shared by the lock family: option checks, abort reasons and the spin rule. */
+
+import { availableParallelism } from 'node:os';
+import type { ThreadTable } from '../parking/threads.ts';
+
+/** The machine's cores (read once per thread). */
+export const CORES = availableParallelism();
+
+/**
+ * Whether spinning can pay for a lock of this region: only while its live threads fit the cores
+ * (one extra allowed for a main thread that only coordinates). With more threads a lock holder
+ * may be preempted, and a spinner that wins only keeps one more thread runnable, so the OS
+ * time-slices the contenders and the lock's line moves between cores at every acquisition (the
+ * Linux kernel's mutexes spin only while the owner runs; this is the closest JS can see). Never
+ * on a single core.
+ */
+export function spinCanPay(threads: ThreadTable): boolean {
+  return CORES > 1 && threads.liveThreads() <= CORES + 1;
+}
 
 /** Normalizes a user timeout: NaN or a non-number is a RangeError, negative means "do not wait", Infinity waits forever. */
 export function checkTimeoutMs(what: string, ms: unknown): number {

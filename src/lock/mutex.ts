@@ -68,14 +68,13 @@
  * default), a fixed `{ timeoutMs }`, 0 ('fifo': every unlock with waiters hands off) or never ('none').
  */
 
-import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
 
 /** Lock word bits. */
 export const LOCKED = 1;
@@ -110,7 +109,6 @@ const ADAPTIVE_MIN = 64;
 const ADAPTIVE_MAX = 1024;
 const BACKOFF_MAX_SHIFT = 6;
 const SPIN_EMA_SHIFT = 3; // α = 1/8
-const CORES = availableParallelism();
 
 /** Dynamic fairness: deadline = clamp(HOLD_FACTOR × EMA(hold), MIN, MAX). */
 const FAIR_MIN_US = 100;
@@ -465,13 +463,8 @@ export class Mutex {
       if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return SPIN_MIN;
       return Math.min(SPIN_MAX, Math.max(SPIN_MIN, 2 * this.spinEma + 8));
     }
-    // Adaptive: spin only while every thread of the region can have a core (the main thread that
-    // only coordinates may be the one extra). With more, a holder may be preempted, and a spinner
-    // that "wins" keeps one more thread runnable, so the OS time-slices the contenders and the
-    // lock's line moves between cores at every acquisition instead of one thread running alone
-    // while the others sleep (the Linux kernel's rule is the same idea: spin only while the owner
-    // runs). The count is a hint (threads that exited unwatched still count: less spinning).
-    if (this.threads.liveThreads() > CORES + 1) return 0;
+    // Adaptive: spin only while every thread of the region can have a core (see spinCanPay).
+    if (!spinCanPay(this.threads)) return 0;
     // The same learning as 'ema', in pause rounds of the backoff (about as long as a park and a
     // wake-up would take at the cap).
     if (this.spinFails >= 4 && (this.spinFails++ & 15) !== 0) return ADAPTIVE_MIN;

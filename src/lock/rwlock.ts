@@ -34,7 +34,8 @@
  * - read: CAS `+ONE_READER` while the policy admits readers (below). write: CAS 0 → WRITER; on
  *   failure, grab WRITER whenever neither WRITER nor UPGRADABLE is set (even with readers present
  *   — then new readers block), then wait for the readers to drain (spin, then park on key 2).
- * - Waiters spin a little while nobody is parked, then set PARKED and park on the main key with a
+ * - Waiters spin a little while nobody is parked (and only while the region's live threads fit the
+ *   cores: spinCanPay in common.ts), then set PARKED and park on the main key with a
  *   park token saying what they want (SHARED, EXCLUSIVE, UPGRADABLE); `validate` re-checks under
  *   the bucket lock that PARKED is set and they are still blocked, so no wake-up is lost.
  * - Unlocking with PARKED set calls `unparkFilter` on the main key, which wakes readers and at most
@@ -123,14 +124,13 @@
  * Atomics are sequentially consistent, so these are synchronizes-with edges.
  */
 
-import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
 import { checkDeadlock, TOKEN_HANDOFF, TOKEN_NORMAL, WAIT_RWLOCK } from './mutex.ts';
 
 /** State bits. */
@@ -177,7 +177,6 @@ const P_FAIR = 1;
 const P_READERS = 2;
 const P_WRITERS = 3;
 
-const CORES = availableParallelism();
 const DEFAULT_SPIN = CORES > 1 ? 40 : 0;
 const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
@@ -201,7 +200,11 @@ export interface RwLockOptions {
   region?: SharedRegion;
   /** Wake policy, fixed at creation and shared by every thread. Default 'fair'. */
   prefer?: RwLockPolicy;
-  /** Spin budget (Atomics.pause rounds) before parking, per thread. Default 40 (0 on one core). */
+  /**
+   * Spin budget (Atomics.pause rounds) before parking, per thread. Default 40 (0 on one core).
+   * Spinning happens only while the region's live threads fit the cores (with more, a spinner
+   * only keeps one more thread runnable).
+   */
   spin?: number;
 }
 
@@ -1124,6 +1127,8 @@ export class RwLock {
     const i32 = this.i32;
     const idx = this.idx;
     let spins = 0;
+    // Spin only while the region's live threads fit the cores (see spinCanPay); checked once per call.
+    const budget = spinCanPay(this.threads) ? this.spin : 0;
     for (;;) {
       if (tryLock()) return ACQUIRED;
       let slice = false;
@@ -1138,7 +1143,7 @@ export class RwLock {
         slice = h === H_UNKNOWN;
       }
       const s = Atomics.load(i32, idx);
-      if ((s & (RW_PARKED | RW_WRITER_PARKED)) === 0 && spins < this.spin) {
+      if ((s & (RW_PARKED | RW_WRITER_PARKED)) === 0 && spins < budget) {
         pause(spins++);
         continue;
       }

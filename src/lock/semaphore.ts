@@ -14,7 +14,8 @@
  * - acquire(n): if PARKED is clear and ≥ n permits are available, CAS them away (one RMW). If
  *   PARKED is set, someone is queued ahead: queue behind it (FIFO), even if permits are free —
  *   this is what keeps big requests from starving. With `wait: 'adaptive'` (C10) the thread first
- *   spins a short while (only while nobody is queued), with `'block'` it parks at once.
+ *   spins a short while (only while nobody is queued, and only while the region's live threads fit
+ *   the cores: see spinCanPay), with `'block'` it parks at once.
  * - Parking: `validate` (under the bucket lock) re-reads the word: if nobody is queued and enough
  *   permits appeared, it refuses (retry); otherwise it sets PARKED and the waiter is queued with
  *   its request `n` as park token.
@@ -46,11 +47,10 @@
  * by the lot's wake) is the acquire edge, so a releaser's writes are visible to the next holder.
  */
 
-import { availableParallelism } from 'node:os';
 import { nowMs, nowUs } from '../parking/clock.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkSignal, checkTimeoutMs, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
 import type { FilterOp, UnparkResult } from '../parking/lot.ts';
 
 const S_PARKED = 1;
@@ -62,7 +62,6 @@ const W_MAX = 1;
 const BLOCK_BYTES = 8;
 const TOKEN_GRANTED = 1;
 
-const CORES = availableParallelism();
 const ADAPTIVE_SPIN = CORES > 1 ? 100 : 0;
 const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
@@ -72,7 +71,10 @@ export interface SemaphoreOptions {
   region?: SharedRegion;
   /** Upper bound on available permits: releasing above it throws RangeError. Default: unbounded. */
   max?: number;
-  /** 'adaptive' (default): spin briefly before parking; 'block': park at once. Per thread. */
+  /**
+   * 'adaptive' (default): spin briefly before parking, while the region's threads fit the cores
+   * (with more, a spinner only keeps one more thread runnable); 'block': park at once. Per thread.
+   */
   wait?: SemaphoreWait;
 }
 
@@ -288,10 +290,12 @@ export class Semaphore {
     const i32 = this.i32;
     const start = timeoutMs === Infinity ? 0 : nowMs();
     let spins = 0;
+    // 'adaptive' spins only while the region's live threads fit the cores (see spinCanPay).
+    const budget = this.spin > 0 && spinCanPay(this.region.threads) ? this.spin : 0;
     for (;;) {
       if (this.tryTake(n)) return true;
       const s = Atomics.load(i32, this.idx);
-      if ((s & S_PARKED) === 0 && spins < this.spin) {
+      if ((s & S_PARKED) === 0 && spins < budget) {
         if (hasPause) Atomics.pause(spins);
         spins++;
         continue;
