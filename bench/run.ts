@@ -15,6 +15,7 @@
 // and makes the exit code non-zero; quick mode is labelled as such everywhere it is printed.
 
 import { envMeta } from './lib/meta.ts';
+import { describeLoad, startLoadMonitor } from './lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -236,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const isTTY = process.stderr.isTTY === true;
   const started = performance.now();
+  const load = startLoadMonitor();
   let estDone = 0;
   const estTotal = allJobs.reduce((s, j) => s + j.estimateMs, 0);
   let actualDone = 0;
@@ -325,6 +327,8 @@ export async function main(argv: string[]): Promise<number> {
       `significant by chance alone if nothing differed.`,
   );
 
+  const loadDuringRun = load.stop();
+  console.log(`\n${describeLoad(loadDuringRun)}`);
   const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
   const outFile = opts.out ? path.resolve(opts.out) : path.join(ROOT, 'reports', 'data', `locks-${stamp}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
@@ -334,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
       {
         schema: 1,
         suite: 'locks',
-        meta: { ...meta, durationMs: performance.now() - started, processes: allJobs.length, failures },
+        meta: { ...meta, durationMs: performance.now() - started, processes: allJobs.length, failures, loadDuringRun },
         config: { mode: opts.mode, ...MODES[opts.mode], reps, seed: opts.seed, filter: opts.filter, variants: opts.variants },
         scenarios: scenarioOut,
         geomean,

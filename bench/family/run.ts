@@ -20,6 +20,7 @@
 // Invariant: a failed process is recorded and printed, never dropped, and makes the exit code 1.
 
 import { envMeta } from '../lib/meta.ts';
+import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
   let doneJobs = 0;
   let doneCost = 0;
   const started = performance.now();
+  const load = startLoadMonitor();
   const meta = {
     bench: 'family',
     ...envMeta(ROOT),
@@ -254,13 +256,15 @@ async function main(): Promise<void> {
   if (warnings.length > 0) lines.push('', `stability warnings (${warnings.length}):`, ...warnings.slice(0, 40).map((w) => `  ${w}`));
   process.stdout.write(`${lines.join('\n')}\n`);
 
+  const loadDuringRun = load.stop();
+  process.stdout.write(`${describeLoad(loadDuringRun)}\n`);
   const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
   const file = opts.out ?? path.join(ROOT, 'reports', 'data', `family-${stamp}.json`);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(
     file,
     `${JSON.stringify({
-      meta: { ...meta, loadAvgAtEnd: os.loadavg(), durationMs: performance.now() - started, processes: raw.length + failures.length, failures },
+      meta: { ...meta, loadAvgAtEnd: os.loadavg(), durationMs: performance.now() - started, processes: raw.length + failures.length, failures, loadDuringRun },
       suite: groups.map((g) => ({ group: g.group, title: g.title, variants: g.variants, points: pts(g), scenarios: pts(g).map((p) => scenarioName(g.group, p)) })),
       comparisons,
       raw,

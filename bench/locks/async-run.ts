@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { envMeta } from '../lib/meta.ts';
+import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { bootstrapRatioCI, mannWhitneyU, median, stabilityWarnings } from '../lib/stats.ts';
 import { ASYNC_RESULT_MARKER, type AsyncChildResult, type AsyncJob } from './async-child.ts';
 import { ASYNC_LOCK_INFO } from './async-locks.ts';
@@ -385,6 +386,7 @@ export async function runAsyncLocks(argv: string[]): Promise<number> {
 
   const isTTY = process.stderr.isTTY === true;
   const started = performance.now();
+  const load = startLoadMonitor();
   const estTotal = allJobs.reduce((s, j) => s + j.estimateMs, 0);
   let estDone = 0;
   let actualDone = 0;
@@ -420,6 +422,8 @@ export async function runAsyncLocks(argv: string[]): Promise<number> {
     scenarioOut.push({ definition: p.sc, processes: raw, summary: s });
   }
 
+  const loadDuringRun = load.stop();
+  console.log(`\n${describeLoad(loadDuringRun)}`);
   const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
   const outFile = opts.out ? path.resolve(opts.out) : path.join(ROOT, 'reports', 'data', `${ASYNC_SUITE}-${stamp}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
@@ -428,7 +432,7 @@ export async function runAsyncLocks(argv: string[]): Promise<number> {
     `${JSON.stringify({
       schema: 1,
       suite: ASYNC_SUITE,
-      meta: { ...meta, durationMs: performance.now() - started, processes: allJobs.length, failures },
+      meta: { ...meta, durationMs: performance.now() - started, processes: allJobs.length, failures, loadDuringRun },
       config: { mode: opts.mode, ...m, reps, seed: opts.seed, filter: opts.filter, variants: opts.variants },
       scenarios: scenarioOut,
     })}\n`,

@@ -10,6 +10,7 @@
  * such everywhere; --full is 9. A failed process is recorded and reported (exit code 1), never dropped.
  */
 import { envMeta } from '../lib/meta.ts';
+import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -274,6 +275,7 @@ async function main(): Promise<void> {
   }
   const runs: RawRun[] = [];
   const t0 = performance.now();
+  const load = startLoadMonitor();
   for (let i = 0; i < jobs.length; i++) {
     const { s, v, rep } = jobs[i];
     const params = s.params(o.mode, stepsPerUs);
@@ -290,6 +292,8 @@ async function main(): Promise<void> {
       : { scenario: s.name, variant: v, rep, ok: false, error: r.error, wallMs, loadavg1: load });
   }
   meta.loadavgEnd = os.loadavg();
+  const loadDuringRun = load.stop();
+  process.stdout.write(`${describeLoad(loadDuringRun)}\n`);
 
   // ---- summaries
   const values = (sc: string, v: string): number[] => runs.filter((r) => r.ok && r.scenario === sc && r.variant === v).map((r) => r.value!);
@@ -381,7 +385,7 @@ async function main(): Promise<void> {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
   const out = o.out ?? path.join(ROOT, 'reports', 'data', `pool-${stamp}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ meta, runs, summary, verdicts }, null, 1)}\n`);
+  writeFileSync(out, `${JSON.stringify({ meta: { ...meta, loadDuringRun }, runs, summary, verdicts }, null, 1)}\n`);
   process.stdout.write(`\nwrote ${path.relative(ROOT, out)}\n`);
   process.exitCode = failedRuns.length > 0 ? 1 : 0;
 }

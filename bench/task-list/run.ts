@@ -14,6 +14,7 @@
 // reports/data/task-list-<date>.json. A failed process is recorded and makes the exit code 1.
 
 import { envMeta } from '../lib/meta.ts';
+import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
   const raw: { id: string; rep: number; value?: number; runs?: number[]; error?: string }[] = [];
   const failures: string[] = [];
   const started = performance.now();
+  const load = startLoadMonitor();
   const total = opts.reps * list.length;
   let done = 0;
   for (let rep = 0; rep < opts.reps; rep++) {
@@ -184,12 +186,14 @@ async function main(): Promise<number> {
   }
   if (failures.length > 0) console.log(`\n${failures.length} FAILED processes:\n  ${failures.join('\n  ')}`);
 
+  const loadDuringRun = load.stop();
+  console.log(describeLoad(loadDuringRun));
   const stamp = meta.date.replace(/[:.]/g, '-');
   const out = opts.out ?? path.join(ROOT, 'reports', 'data', `task-list-${stamp}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
-    `${JSON.stringify({ suite: 'task-list', meta: { ...meta, durationMs: performance.now() - started, failures }, scenarios: list, summaries, raw }, null, 2)}\n`,
+    `${JSON.stringify({ suite: 'task-list', meta: { ...meta, durationMs: performance.now() - started, failures, loadDuringRun }, scenarios: list, summaries, raw }, null, 2)}\n`,
   );
   process.stderr.write(`wrote ${path.relative(ROOT, out)}\n`);
   return failures.length > 0 ? 1 : 0;
