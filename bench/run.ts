@@ -1,7 +1,8 @@
-// Bench runner CLI: `npm run bench -- [locks|family|task-list|pool …] [--quick|--full] [--filter substr]`.
-// With no suite named it runs every suite. The locks suite runs in this process (below); the
-// lock-family, task-list and pool suites have their own runners, which are spawned as they are
-// (`runSuites`). `--filter` selects scenarios by substring of their names in every suite
+// Bench runner CLI: `npm run bench -- [locks|async|family|task-list|pool …] [--quick|--full] [--filter substr]`.
+// With no suite named it runs every suite. The locks suite runs in this process (below), and so
+// does the async-locks suite (`runAsyncLocks` of bench/locks/async-run.ts, which spawns its own
+// bench processes); the lock-family, task-list and pool suites have their own runners, which are
+// spawned as they are (`runSuites`). `--filter` selects scenarios by substring of their names in every suite
 // (family: also `family/<group>`); a suite with no matching scenario is skipped unless it was named explicitly.
 //
 // The locks suite:
@@ -27,6 +28,8 @@ import { formatScenario, summarize, type RawRun, type ScenarioSummary } from './
 import { variantAvailable, VARIANT_INFO, type VariantName } from './locks/variants.ts';
 import { scenarios as taskListScenarios } from './task-list/scenarios.ts';
 import { GROUPS as FAMILY_SUITE, scenarioNames as familyScenarioNames } from './family/suite.ts';
+import { asyncSuite } from './locks/async-suite.ts';
+import { runAsyncLocks } from './locks/async-run.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -44,15 +47,18 @@ export interface CliOptions {
   list: boolean;
 }
 
-const USAGE = `usage: node bench/run.ts [locks] [--quick|--full] [--filter substr] [--variants a,b]
-                         [--reps n] [--out file.json] [--seed n] [--list]
+const USAGE = `usage: node bench/run.ts [locks|async|family|task-list|pool …] [--quick|--full] [--filter substr]
+                         [--variants a,b] [--reps n] [--out file.json] [--seed n] [--list]
+  suites      locks; async (async locks: lockAsync vs multithreading and Web Locks, ~40 s quick);
+              family; task-list; pool. No suite named: all of them, one after the other
   --quick     3 repetitions, short runs (default; flagged as quick in the output)
-  --full      9 repetitions, longer runs (~15 min on 2 cores)
-  --filter    only scenarios whose name contains substr
-  --variants  only these variant labels (e.g. parklot,futex3)
+  --full      9 repetitions, longer runs (locks: ~15 min on 2 cores)
+  --filter    only scenarios whose name contains substr (suites without a match are skipped)
+  --variants  only these variant labels (locks, async, pool; e.g. parklot,futex3)
   --reps      override the number of repetitions
-  --out       JSON path (default reports/data/locks-<timestamp>.json)
-  --list      print the scenarios and exit`;
+  --out       JSON path, one suite only (default reports/data/<suite>-<timestamp>.json)
+  --seed n    bootstrap seed (locks, async)
+  --list      print the scenarios and exit (locks, async)`;
 
 export function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = { suites: [], mode: 'quick', seed: 20250101, list: false };
@@ -353,12 +359,21 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Suites and their standalone runners (relative to bench/); locks runs in-process. */
+/**
+ * Suites and their runners (relative to bench/); locks runs in-process (`main` above), async
+ * in-process too (IN_PROCESS), the others as spawned scripts.
+ */
 export const SUITE_RUNNERS: Record<string, string | null> = {
   locks: null,
+  async: 'locks/async-run.ts',
   family: 'family/run.ts',
   'task-list': 'task-list/run.ts',
   pool: 'pool/run.ts',
+};
+/** Suites whose runner is called in this process (each returns its exit code). */
+const IN_PROCESS: Record<string, (argv: string[]) => Promise<number>> = {
+  locks: main,
+  async: runAsyncLocks,
 };
 /** Groups of bench/family/run.ts (its `--groups` values). */
 const FAMILY_GROUPS = FAMILY_SUITE.map((g) => g.group);
@@ -381,7 +396,7 @@ function spawnRunner(script: string, args: string[]): Promise<number> {
 /**
  * Runs the named suites (all available ones when none is named) one after the other; returns
  * the worst exit code. Options: --quick|--full, --filter s, --reps n (all suites);
- * --out f (only with one suite); --variants, --seed, --list (locks only).
+ * --out f (only with one suite); --variants (locks, async, pool), --seed, --list (locks, async).
  */
 export async function runSuites(argv: string[]): Promise<number> {
   const named: string[] = [];
@@ -423,6 +438,15 @@ export async function runSuites(argv: string[]): Promise<number> {
       plan.push({ suite: s, args });
       continue;
     }
+    if (s === 'async') {
+      if (filter && !asyncSuite().some((x) => x.name.includes(filter))) {
+        if (explicit) throw new Error(`no async scenario matches --filter ${filter}`);
+        continue;
+      }
+      args.push(...(filter ? ['--filter', filter] : []), ...rest);
+      plan.push({ suite: s, args });
+      continue;
+    }
     if (s === 'family') {
       if (filter) {
         // By scenario name (bench/family/suite.ts), or by `family/<group>`.
@@ -455,14 +479,15 @@ export async function runSuites(argv: string[]): Promise<number> {
   }
   if (plan.length === 0) throw new Error(`no scenario in ${suites.join(', ')} matches --filter ${filter}`);
   if (out && plan.length > 1) throw new Error(`--out needs exactly one suite (would run ${plan.map((p) => p.suite).join(', ')})`);
-  // --variants exists in the locks and pool runners; --seed and --list only in locks.
-  const restOk = (suite: string): boolean => suite === 'locks' || (suite === 'pool' && rest.every((a, i) => a === '--variants' || rest[i - 1] === '--variants'));
+  // --variants exists in the locks, async and pool runners; --seed and --list only in locks and async.
+  const restOk = (suite: string): boolean => suite === 'locks' || suite === 'async' || (suite === 'pool' && rest.every((a, i) => a === '--variants' || rest[i - 1] === '--variants'));
   if (rest.length && !plan.every((p) => restOk(p.suite))) throw new Error(`${rest.join(' ')}: not supported by ${plan.map((p) => p.suite).join(', ')}`);
   let worst = 0;
   for (const { suite, args } of plan) {
     const runner = SUITE_RUNNERS[suite];
     console.log(`\n=== suite ${suite} (${mode}): node bench/${runner ?? 'run.ts'} ${args.join(' ')} ===`);
-    worst = Math.max(worst, runner === null ? await main(args) : await spawnRunner(runner, args));
+    const inProcess = IN_PROCESS[suite];
+    worst = Math.max(worst, inProcess ? await inProcess(args) : await spawnRunner(runner!, args));
   }
   return worst;
 }
