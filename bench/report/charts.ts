@@ -111,6 +111,61 @@ export function scalingSpec(title: string, yTitle: string, rows: ScalingRow[], c
   } as Spec;
 }
 
+export interface BarRow {
+  /** Colour and sub-row within a variant's row (e.g. the scenario). */
+  group: string;
+  variant: string;
+  value: number;
+}
+
+export interface BarNote {
+  group: string;
+  variant: string;
+  /** Printed in the variant's row, e.g. why it has no bar. */
+  note: string;
+  /** Where the text starts on the value axis (default: the axis start, i.e. in place of a bar). */
+  at?: number;
+}
+
+/**
+ * Per-variant values on a log axis: a horizontal bar per (variant, group) for the median, a dot
+ * per process, and notes (a failed variant's "FAILED: lost updates") as red text in the row, so a
+ * variant without a number is still visible and says why.
+ */
+export function variantBarsSpec(title: string, xTitle: string, medians: BarRow[], processes: BarRow[], notes: BarNote[], order?: string[]): Spec {
+  const values = [...medians, ...processes].map((r) => r.value).filter((x) => Number.isFinite(x) && x > 0);
+  const lo = values.length ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 1;
+  const hi = values.length ? 10 ** Math.ceil(Math.log10(Math.max(...values) * 1.01)) : 10;
+  const variants = [...new Set([...(order ?? []), ...[...medians, ...processes, ...notes].map((r) => r.variant)])];
+  const groups = [...new Set([...medians, ...processes, ...notes].map((r) => r.group))].sort();
+  const y = { field: 'variant', type: 'nominal', sort: variants, title: null };
+  const yOffset = { field: 'group', type: 'nominal', sort: groups };
+  const x = { type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: xTitle };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle: 'bars: median over processes; dots: each process; log scale' },
+    width: 420,
+    height: { step: 16 * Math.max(1, groups.length) },
+    layer: [
+      {
+        data: { values: medians.map((r) => ({ ...r, base: lo })) },
+        mark: { type: 'bar', opacity: 0.85 },
+        encoding: { y, yOffset, x: { ...x, field: 'base' }, x2: { field: 'value' }, color: { field: 'group', type: 'nominal', title: null, sort: groups, legend: { labelLimit: 400, orient: 'bottom', direction: 'vertical' } } },
+      },
+      {
+        data: { values: processes },
+        mark: { type: 'point', filled: true, size: 18, color: '#222222' },
+        encoding: { y, yOffset, x: { ...x, field: 'value' } },
+      },
+      {
+        data: { values: notes.map((r) => ({ ...r, base: r.at ?? lo })) },
+        mark: { type: 'text', align: 'left', dx: 4, color: '#c0392b', fontWeight: 'bold' },
+        encoding: { y, yOffset, x: { ...x, field: 'base' }, text: { field: 'note' } },
+      },
+    ],
+  } as Spec;
+}
+
 /** Compiles and renders a spec to SVG text without a browser. */
 export async function renderSvg(spec: Spec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });

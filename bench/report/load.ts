@@ -1,6 +1,7 @@
 // Reads reports/data/*.json and turns each suite's own schema into the report's model
-// (model.ts): locks-*.json (bench/run.ts), family-*.json (bench/family/run.ts),
-// task-list-*.json (bench/task-list/run.ts) and, when present, pool-*.json. Then keeps, for
+// (model.ts): locks-*.json (bench/run.ts), async-locks-*.json (bench/locks/async-run.ts),
+// family-*.json (bench/family/run.ts), task-list-*.json (bench/task-list/run.ts) and, when
+// present, pool-*.json. Then keeps, for
 // every (suite, scenario unit), the newest file that measured it, so a later filtered run
 // replaces only the scenarios it re-ran.
 //
@@ -9,6 +10,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LoadDuringRun, Spread } from '../lib/load-monitor.ts';
 import type { Direction } from '../lib/stats.ts';
 import { canonicalId } from '../task-list/scenarios.ts';
 import { scenarioName as familyScenarioName } from '../family/suite.ts';
@@ -28,9 +30,35 @@ export function pointLabel(p: Json): string {
     .join(' ');
 }
 
+function spreadOf(x: unknown): Spread | null {
+  const o = obj(x);
+  const min = num(o.min);
+  const median = num(o.median);
+  const max = num(o.max);
+  return min !== undefined && median !== undefined && max !== undefined ? { min, median, max } : null;
+}
+
+/** meta.loadDuringRun (bench/lib/load-monitor.ts), or undefined when absent or malformed. */
+function loadDuringRunOf(x: unknown): LoadDuringRun | undefined {
+  if (x === null || typeof x !== 'object') return undefined;
+  const o = obj(x);
+  const loadAvg1 = spreadOf(o.loadAvg1);
+  if (loadAvg1 === null) return undefined;
+  return {
+    method: str(o.method) ?? '',
+    intervalMs: num(o.intervalMs) ?? 0,
+    intervals: num(o.intervals) ?? 0,
+    otherCpu: num(o.otherCpu) ?? null,
+    otherCpuIntervals: spreadOf(o.otherCpuIntervals),
+    benchCpu: num(o.benchCpu) ?? null,
+    loadAvg1,
+  };
+}
+
 function baseMeta(suite: SuiteName, file: string, m: Json): FileMeta {
   const git = obj(m.git);
   const mode = str(m.mode);
+  const loadDuringRun = loadDuringRunOf(m.loadDuringRun);
   return {
     suite,
     file,
@@ -45,6 +73,7 @@ function baseMeta(suite: SuiteName, file: string, m: Json): FileMeta {
     cpuModel: str(m.cpuModel),
     cores: num(m.availableParallelism),
     loadAvgAtStart: arr(m.loadAvgAtStart).filter((x): x is number => typeof x === 'number'),
+    ...(loadDuringRun ? { loadDuringRun } : {}),
     platform: str(m.platform),
     durationMs: num(m.durationMs),
     method: str(m.method) ?? str(m.timing),
@@ -52,11 +81,16 @@ function baseMeta(suite: SuiteName, file: string, m: Json): FileMeta {
   };
 }
 
-const LOCK_PEERS = new Set(['futex3', 'always-notify', 'spin', 'v8']);
+/** Peers of parklot's Mutex in the locks suite (its `peer` comparisons). */
+export const LOCK_PEERS = ['futex3', 'always-notify', 'spin', 'v8', 'multithreading'];
+/** Peers of parklot's lockAsync in the async-locks suite (its `async-peer` comparisons). */
+export const ASYNC_PEERS = ['multithreading', 'weblocks'];
 
 function loadLocks(file: string, d: Json): LoadedFile {
   const meta = baseMeta('locks', file, obj(d.meta));
   meta.reps = num(obj(d.config).reps) ?? meta.reps;
+  const sampleEvery = num(obj(obj(d.config).contended).sampleEvery);
+  if (sampleEvery !== undefined) meta.sampleEvery = sampleEvery;
   const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: [] };
   for (const sRaw of arr(d.scenarios)) {
     const s = obj(sRaw);
@@ -91,6 +125,7 @@ function loadLocks(file: string, d: Json): LoadedFile {
         waitMaxNs: num(med.waitMaxNs),
         worstWaitMaxNs: num(v.worstWaitMaxNs),
         minMaxRatio: num(med.minMaxRatio),
+        samplingCost: num(med.samplingCost),
         warnings: arr(v.warnings).map(String),
       });
     }
@@ -105,7 +140,7 @@ function loadLocks(file: string, d: Json): LoadedFile {
       const metric = str(c.metric) ?? 'opsPerSec';
       const claimId = str(obj(c.claim).id);
       const isPeer =
-        candidate === 'parklot' && LOCK_PEERS.has(baseline) && metric === 'opsPerSec' &&
+        candidate === 'parklot' && LOCK_PEERS.includes(baseline) && metric === 'opsPerSec' &&
         (name === 'lock/uncontended' || name.startsWith('lock/contended/'));
       const pick = (label: string): number[] =>
         (values.get(label) ?? []).map((v) => num(v[metric])).filter((x): x is number => x !== undefined);
@@ -123,6 +158,82 @@ function loadLocks(file: string, d: Json): LoadedFile {
         note: str(obj(c.claim).text) ?? str(def.what) ?? '',
         candidateSamples: pick(candidate),
         baselineSamples: pick(baseline),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * bench/locks/async-run.ts: `scenarios[]` of { definition (name, what, threads, comparisons with
+ * targets), processes[], summary (per variant: processes, failures, values[].opsPerSec, median) }.
+ * Every comparison of the definition becomes one, also when a side has no successful process
+ * (then it has no samples on that side and the report says why). parklot against an async peer
+ * is tagged `async-peer`, other comparisons (parklot:mixed vs parklot) `async`.
+ */
+function loadAsyncLocks(file: string, d: Json): LoadedFile {
+  const meta = baseMeta('async-locks', file, obj(d.meta));
+  meta.reps = num(obj(d.config).reps) ?? meta.reps;
+  const out: LoadedFile = { meta, units: [], comparisons: [], variantPoints: [], failures: [], descriptions: {} };
+  for (const sRaw of arr(d.scenarios)) {
+    const s = obj(sRaw);
+    const def = obj(s.definition);
+    const sum = obj(s.summary);
+    const name = str(def.name) ?? 'unknown';
+    const threads = num(def.threads);
+    out.units.push(name);
+    const what = str(def.what);
+    if (what !== undefined) out.descriptions![name] = what;
+    const samples = new Map<string, number[]>();
+    for (const vRaw of arr(sum.variants)) {
+      const v = obj(vRaw);
+      const label = str(v.label) ?? '?';
+      const ops = arr(v.values)
+        .map((x) => num(obj(x).opsPerSec))
+        .filter((x): x is number => x !== undefined);
+      samples.set(label, ops);
+      const failureTexts = arr(v.failures).map(String);
+      for (const f of failureTexts) out.failures.push(`${name} ${label}: ${f}`);
+      const med = obj(v.median);
+      out.variantPoints.push({
+        suite: 'async-locks',
+        file,
+        scenario: name,
+        threads,
+        variant: label,
+        processes: num(v.processes) ?? ops.length + failureTexts.length,
+        failures: failureTexts.length,
+        opsPerSec: num(med.opsPerSec),
+        minMaxRatio: num(med.minMaxRatio),
+        samples: ops,
+        failureTexts,
+        lostUpdates: failureTexts.filter((f) => /LostUpdateError/.test(f)).length,
+        warnings: arr(v.warnings).map(String),
+      });
+    }
+    for (const cRaw of arr(def.comparisons)) {
+      const c = obj(cRaw);
+      const candidate = str(c.candidate);
+      const baseline = str(c.baseline);
+      // A variant left out of the run (--variants) has no summary entry: nothing to compare.
+      if (candidate === undefined || baseline === undefined || !samples.has(candidate) || !samples.has(baseline)) continue;
+      const t = obj(c.target);
+      const atLeast = num(t.atLeast);
+      out.comparisons.push({
+        suite: 'async-locks',
+        file,
+        unit: name,
+        point: name,
+        params: threads === undefined ? {} : { threads },
+        tag: candidate === 'parklot' && ASYNC_PEERS.includes(baseline) ? 'async-peer' : 'async',
+        candidate,
+        baseline,
+        metric: 'opsPerSec',
+        direction: 'higher-is-better',
+        note: what ?? '',
+        candidateSamples: samples.get(candidate)!,
+        baselineSamples: samples.get(baseline)!,
+        ...(atLeast !== undefined ? { target: { atLeast, text: str(t.text) ?? `≥ ${atLeast}×` } } : {}),
       });
     }
   }
@@ -322,6 +433,7 @@ function loadPool(file: string, d: Json): LoadedFile {
 /** Recognises a data file's suite from its content (file name as a fallback). */
 export function suiteOf(fileName: string, d: Json): SuiteName | undefined {
   if (d.suite === 'locks') return 'locks';
+  if (d.suite === 'async-locks') return 'async-locks';
   if (d.suite === 'task-list') return 'task-list';
   if (obj(d.meta).bench === 'family' || (Array.isArray(d.suite) && Array.isArray(d.comparisons) && Array.isArray(d.raw))) return 'family';
   if (d.suite === 'pool' || obj(d.meta).bench === 'pool' || obj(d.meta).suite === 'pool' || fileName.startsWith('pool-')) return 'pool';
@@ -339,6 +451,8 @@ export function loadFile(file: string, text: string): LoadedFile | { skipped: st
   switch (suite) {
     case 'locks':
       return loadLocks(file, d);
+    case 'async-locks':
+      return loadAsyncLocks(file, d);
     case 'family':
       return loadFamily(file, d);
     case 'task-list':
@@ -358,6 +472,8 @@ export interface DataSet {
   comparisons: Comparison[];
   variantPoints: VariantPoint[];
   skipped: string[];
+  /** One-line description of a unit (`${suite}|${unit}`), from the file chosen for it. */
+  descriptions: Map<string, string>;
 }
 
 /** Reads every `*.json` in `dir` and selects the newest measurement of each scenario unit. */
@@ -397,5 +513,9 @@ export function selectNewest(loaded: LoadedFile[], skipped: string[] = []): Data
   const used = new Set(newest.values());
   for (const f of loaded) if (!used.has(f)) skipped.push(`${f.meta.file}: every scenario it holds was measured again in a newer file`);
   const files = loaded.filter((f) => used.has(f));
-  return { files, comparisons, variantPoints, skipped };
+  const descriptions = new Map<string, string>();
+  for (const f of files) {
+    for (const [u, text] of Object.entries(f.descriptions ?? {})) if (chosen(f.meta.suite, u, f.meta.file)) descriptions.set(`${f.meta.suite}|${u}`, text);
+  }
+  return { files, comparisons, variantPoints, skipped, descriptions };
 }

@@ -2,10 +2,11 @@
 // single A/B comparison (two groups of per-process samples), so every suite's JSON is read
 // once by its adapter (load.ts) and all statistics are computed the same way (analyze.ts).
 
+import type { LoadDuringRun } from '../lib/load-monitor.ts';
 import type { Direction } from '../lib/stats.ts';
 
 /** The suites the bench knows. `pool` is read only if its JSON is present. */
-export type SuiteName = 'locks' | 'family' | 'task-list' | 'pool';
+export type SuiteName = 'locks' | 'async-locks' | 'family' | 'task-list' | 'pool';
 
 /** Environment and run settings of one data file, normalised across suites. */
 export interface FileMeta {
@@ -22,6 +23,13 @@ export interface FileMeta {
   cpuModel: string | undefined;
   cores: number | undefined;
   loadAvgAtStart: number[] | undefined;
+  /**
+   * Load measured while the suite ran (bench/lib/load-monitor.ts): decides "loaded machine".
+   * Absent in data written before the runners recorded it (then the load average at start does).
+   */
+  loadDuringRun?: LoadDuringRun;
+  /** Locks suite: one acquisition in this many is timed in the wait-sampled runs. */
+  sampleEvery?: number;
   platform: string | undefined;
   durationMs: number | undefined;
   method: string | undefined;
@@ -51,6 +59,8 @@ export interface Comparison {
   baselineSamples: number[];
   /** Stored statistics, used only when the samples are absent (a suite that writes only summaries). */
   stored?: { ratio: number; low: number; high: number; p: number };
+  /** A pass/fail target on the ratio (met if the CI is entirely at or above `atLeast`). */
+  target?: { atLeast: number; text: string };
 }
 
 /** Per-variant medians of one scenario point, for scaling and fairness views. */
@@ -68,6 +78,14 @@ export interface VariantPoint {
   waitMaxNs?: number;
   worstWaitMaxNs?: number;
   minMaxRatio?: number;
+  /** Locks: sampled-run ops/s ÷ throughput-run ops/s (median over processes). */
+  samplingCost?: number;
+  /** ops/s of every successful process (async-locks). */
+  samples?: number[];
+  /** The failed processes' errors, as recorded. */
+  failureTexts?: string[];
+  /** How many of the failures are LostUpdateError (the lock let two holders in at once). */
+  lostUpdates?: number;
   warnings: string[];
 }
 
@@ -79,6 +97,8 @@ export interface LoadedFile {
   variantPoints: VariantPoint[];
   /** Failed processes the file records, as text. */
   failures: string[];
+  /** One-line description of each unit, where the suite records one. */
+  descriptions?: Record<string, string>;
 }
 
 /** Direction of a metric from its name: rates are higher-is-better, times and counts per op lower. */
