@@ -184,8 +184,9 @@ export function metadata(mode: Mode, argv: string[]): Record<string, unknown> {
     quick: mode === 'quick',
     argv,
     timing:
-      'contended: performance.now() before and after every lock() in every variant (same overhead for all, ' +
-      '~60 ns per call here); throughput = ops / main-thread wall time between release and stop. ' +
+      'contended: throughput runs read no clock in the workers\' loop (ops / main-thread wall time between ' +
+      `release and stop); wait times come from separate sampled runs that time 1 lock() in ${MODES[mode].contended.sampleEvery} ` +
+      'with performance.now() (samplingCost = sampled-run ops/s ÷ throughput-run ops/s). ' +
       'uncontended: tinybench, batches of lock()+unlock() pairs per sample.',
     variants: VARIANT_INFO,
   };

@@ -29,7 +29,7 @@ export type VariantName = (typeof VARIANTS)[number];
 
 /** One-line descriptions, printed in the bench output and README. */
 export const VARIANT_INFO: Record<VariantName, string> = {
-  parklot: "parklot Mutex (src/index.ts), default options: spin 'adaptive', fairness 'dynamic'",
+  parklot: "parklot Mutex (src/index.ts), default options: spin 'adaptive', wakes 'throttled', fairness 'dynamic'",
   futex3: 'Drepper "take 2" 3-state futex lock (parlib-simple lock.js shape)',
   'always-notify': 'atomics-sync shape: 0/1 word, unlock always calls Atomics.notify',
   spin: 'test-and-test-and-set spin lock, exponential Atomics.pause backoff (never sleeps)',
