@@ -108,6 +108,26 @@ function vsPeers(targets: Partial<Record<string, RatioTarget>> = {}): Comparison
   return PEERS.map((p) => ({ candidate: 'parklot', baseline: p.label, target: targets[p.label] }));
 }
 
+/** C1's variants: the default adaptive spin, glibc's EMA policy, CPython's fixed 40 and the GIL build's 0. */
+const SPIN_VARIANTS: VariantSpec[] = [
+  PARKLOT,
+  { label: 'parklot:spin=ema', name: 'parklot', options: { spin: 'ema' } },
+  { label: 'parklot:spin=40', name: 'parklot', options: { spin: 40 } },
+  { label: 'parklot:spin=0', name: 'parklot', options: { spin: 0 } },
+];
+
+/** C1's verdict-bearing comparison: mean wait against the fixed 40. */
+const C1_MEAN_WAIT: Comparison = {
+  candidate: 'parklot',
+  baseline: 'parklot:spin=40',
+  metric: 'waitMeanNs',
+  claim: {
+    id: 'C1',
+    text: 'adaptive spin: 10–20 % lower latency (mean wait) than a fixed 40',
+    claim: { direction: 'lower-is-better', ratio: [0.8, 0.9] },
+  },
+};
+
 export function locksSuite(): Scenario[] {
   const out: Scenario[] = [
     {
@@ -168,23 +188,9 @@ export function locksSuite(): Scenario[] {
     name: 'lock/spin/threads:2/cs:short',
     what: "parklot spin 'adaptive' vs 'ema' (glibc) vs fixed 40 (free-threaded CPython) vs 0 (GIL build), 2 workers, short CS",
     claims: ['C1'],
-    variants: [
-      PARKLOT,
-      { label: 'parklot:spin=ema', name: 'parklot', options: { spin: 'ema' } },
-      { label: 'parklot:spin=40', name: 'parklot', options: { spin: 40 } },
-      { label: 'parklot:spin=0', name: 'parklot', options: { spin: 0 } },
-    ],
+    variants: SPIN_VARIANTS,
     comparisons: [
-      {
-        candidate: 'parklot',
-        baseline: 'parklot:spin=40',
-        metric: 'waitMeanNs',
-        claim: {
-          id: 'C1',
-          text: 'adaptive spin: 10–20 % lower latency (mean wait) than a fixed 40',
-          claim: { direction: 'lower-is-better', ratio: [0.8, 0.9] },
-        },
-      },
+      C1_MEAN_WAIT,
       { candidate: 'parklot', baseline: 'parklot:spin=40' },
       { candidate: 'parklot', baseline: 'parklot:spin=ema' },
       { candidate: 'parklot', baseline: 'parklot:spin=0' },
@@ -220,24 +226,10 @@ export function locksSuite(): Scenario[] {
     name: 'lock/spin/threads:8/cs:short',
     what: "parklot spin 'adaptive' vs fixed 40 (free-threaded CPython) vs 0 (GIL build), 8 workers, short CS",
     claims: ['C1'],
-    variants: [
-      PARKLOT,
-      { label: 'parklot:spin=ema', name: 'parklot', options: { spin: 'ema' } },
-      { label: 'parklot:spin=40', name: 'parklot', options: { spin: 40 } },
-      { label: 'parklot:spin=0', name: 'parklot', options: { spin: 0 } },
-    ],
+    variants: SPIN_VARIANTS,
     comparisons: [
       { candidate: 'parklot', baseline: 'parklot:spin=ema' },
-      {
-        candidate: 'parklot',
-        baseline: 'parklot:spin=40',
-        metric: 'waitMeanNs',
-        claim: {
-          id: 'C1',
-          text: 'adaptive spin: 10–20 % lower latency (mean wait) than a fixed 40',
-          claim: { direction: 'lower-is-better', ratio: [0.8, 0.9] },
-        },
-      },
+      C1_MEAN_WAIT,
       { candidate: 'parklot', baseline: 'parklot:spin=40' },
       { candidate: 'parklot', baseline: 'parklot:spin=0' },
       // claims.md's other C1 metrics (secondary): context switches (getrusage deltas of the
