@@ -657,13 +657,13 @@ function startSabLoop(): void {
       // SC store, then the ring loads in hasWork(): see the file comment (no lost wake-up).
       Atomics.store(i32, wb + W_STATE, W_PARKED);
       if (hasWork() || Atomics.load(i32, ctl + C_SHUTDOWN) !== 0) {
-        Atomics.store(i32, wb + W_STATE, W_RUNNING);
+        unpark();
         continue;
       }
       if (canBlock && init.idleWait === 'sync' && !turnedSinceWake) {
         // Before blocking, let the event loop turn once, so timers and I/O a task left behind run
         // at task boundaries at least (they cannot run while we block).
-        Atomics.store(i32, wb + W_STATE, W_RUNNING);
+        unpark();
         turnedSinceWake = true;
         setImmediate(loop);
         return;
@@ -686,6 +686,15 @@ function startSabLoop(): void {
       });
       return;
     }
+  }
+
+  /**
+   * Takes back a PARKED announcement without sleeping. If the main thread already saw PARKED and
+   * woke us (its CAS moved the state to RUNNING and counted a wake), the announcement counts as a
+   * park too, so the statistics keep wakes ≤ parks.
+   */
+  function unpark(): void {
+    if (Atomics.compareExchange(i32, wb + W_STATE, W_PARKED, W_RUNNING) !== W_PARKED) Atomics.add(i32, wb + W_PARKS, 1);
   }
 
   /** True when the event loop holds nothing but the runtime's own ports (so blocking delays nothing). */
