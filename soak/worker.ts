@@ -254,8 +254,8 @@ function rwRole(writer: boolean): Step {
     // Do we really hold it? (A spurious OwnerDiedError — README "Findings" — must not roll back
     // the live holder's log.)
     const st = Atomics.load(rw.region.i32, rw.offset >> 2);
-    if (!rw.isInconsistent || rw.owner !== threadId || (st & (upgradable ? RW_UPGRADABLE : RW_WRITER)) === 0) {
-      violation(`rwlock: OwnerDiedError (${upgradable ? 'upgradable' : 'write'}) without holding the lock: state 0x${st.toString(16)}, owner ${rw.owner}, me ${threadId}, inconsistent ${rw.isInconsistent}`);
+    if (!rw.isInconsistent || rw.owner !== rw.region.threadId || (st & (upgradable ? RW_UPGRADABLE : RW_WRITER)) === 0) {
+      violation(`rwlock: OwnerDiedError (${upgradable ? 'upgradable' : 'write'}) without holding the lock: state 0x${st.toString(16)}, owner ${rw.owner}, me ${rw.region.threadId}, inconsistent ${rw.isInconsistent}`);
       return false;
     }
     const since = Atomics.exchange(c, S.G_RW_DEAD_SINCE, 0);

@@ -11,7 +11,7 @@ export type {
   ParkResult, ParkOptions, ParkAsyncOptions, UnparkResult, RequeueOp, RequeueResult, FilterOp,
 } from './parking/lot.ts';
 export type { KindName } from './parking/kinds.ts';
-export { nowMs, nowUs, diffUs } from './parking/clock.ts';
+export { nowMs, nowUs, diffUs } from './platform/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
 export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption, WakesOption } from './lock/mutex.ts';
 export { RwLock, RwLockReadGuard, RwLockWriteGuard, RwLockUpgradableGuard } from './lock/rwlock.ts';

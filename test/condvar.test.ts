@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
+import { nowMs } from '../src/platform/clock.ts';
 import { TimeoutError } from '../src/errors.ts';
 import { Mutex } from '../src/lock/mutex.ts';
 import { Condvar } from '../src/lock/condvar.ts';
@@ -41,9 +41,9 @@ describe('Condvar in one thread', () => {
     const t0 = nowMs();
     expect(a.waitFor(m, 20)).toBe(false);
     expect(nowMs() - t0).toBeGreaterThanOrEqual(19);
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     expect(a.waitFor(m, 0)).toBe(false);
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     m.unlock();
     clean(r, m, a);
   });
@@ -75,27 +75,27 @@ describe('Condvar in one thread', () => {
     const { r, m, a } = setup();
     await m.lockAsync();
     await expect(a.waitAsync(m, { timeoutMs: 10 })).rejects.toBeInstanceOf(TimeoutError);
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     const ac = new AbortController();
     const p = a.waitAsync(m, { signal: ac.signal });
     await sleep(2);
     ac.abort(new Error('enough'));
     await expect(p).rejects.toThrow('enough');
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     await expect(a.waitAsync(m, { signal: ac.signal })).rejects.toThrow('enough'); // already aborted: never released
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     // One waiter with m; a waiter with another mutex is refused (holding its mutex still).
     const pending = a.waitAsync(m);
     const m2 = new Mutex({ region: r });
     m2.lock();
     await expect(a.waitAsync(m2)).rejects.toThrow(/different mutex/);
-    expect(m2.owner).toBe(0);
+    expect(m2.owner).toBe(m2.region.threadId);
     m2.unlock();
     await m.lockAsync(); // m was released by the pending waiter
     expect(a.notifyOne()).toBe(true); // mutex held: requeued onto it
     m.unlock(); // hands m to the async waiter
     await pending;
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     m.unlock();
     clean(r, m, a);
   });

@@ -98,7 +98,7 @@ describe('Mutex: owner death', () => {
     const { r, m } = setup();
     await (await deadHolder(r, m)).terminate();
     await expect(m.lockAsync()).rejects.toBeInstanceOf(OwnerDiedError);
-    expect(m.owner).toBe(0); // held by us
+    expect(m.owner).toBe(m.region.threadId); // held by us
     expect(m.isInconsistent).toBe(true);
     m.markConsistent();
     expect(m.isInconsistent).toBe(false);

@@ -13,7 +13,7 @@ describe('Mutex: single thread', () => {
     expect(m.owner).toBe(-1);
     m.lock();
     expect(m.isLocked).toBe(true);
-    expect(m.owner).toBe(0); // main thread's threadId
+    expect(m.owner).toBe(m.region.threadId); // this thread's id in the region
     expect(m.tryLock()).toBe(false);
     m.unlock();
     expect(m.tryLock()).toBe(true);
@@ -34,7 +34,7 @@ describe('Mutex: single thread', () => {
     const m = new Mutex({ region: region() });
     m.lock();
     expect(() => m.lock()).toThrow(/deadlock/);
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     // The failed attempt set PARKED but left ownership alone; unlock still works and clears it.
     m.unlock();
     expect(m.isLocked).toBe(false);
@@ -169,7 +169,7 @@ describe('Mutex: async waiters on the main thread', () => {
     expect(word(m) & PARKED).toBe(PARKED);
     m.unlock();
     await q;
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     m.unlock();
     expect(word(m)).toBe(0);
     expect(r.freeWaiterCount()).toBe(r.waiterCount);
@@ -190,7 +190,7 @@ describe('Mutex: async waiters on the main thread', () => {
     ac.abort(new Error('too late')); // … whose promise has not run yet
     await expect(p).rejects.toThrow('too late');
     await q; // p passed the lock on to q
-    expect(m.owner).toBe(0);
+    expect(m.owner).toBe(m.region.threadId);
     m.unlock();
     expect(word(m)).toBe(0);
   });
@@ -202,8 +202,8 @@ describe('Mutex: across threads', () => {
     const m = new Mutex({ region: r });
     m.lock();
     const [res] = await runWorkers<{ error: string | null }>('mutex-worker.ts', 1, () => ({ mode: 'unlock-foreign', handle: m.handle }), 20_000);
-    expect(res.error).toMatch(/held by thread 0, not by this thread/);
-    expect(m.owner).toBe(0);
+    expect(res.error).toContain(`held by thread ${r.threadId}, not by this thread`);
+    expect(m.owner).toBe(m.region.threadId);
     m.unlock();
   });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
+import { nowMs } from '../src/platform/clock.ts';
 import { Once } from '../src/lock/once.ts';
 import { runWorkers, sleep, startWorker } from './helpers/spawn.ts';
 

@@ -85,8 +85,8 @@ describe('ParkingLot: unpark variants (async waiters on one thread)', () => {
     r.lot.unparkOne(100, cb);
     r.lot.unparkOne(100, cb); // nobody left on 100: callback still runs
     expect(seen).toEqual([
-      { n: 1, more: true, tok: 10, fair: false, tid: 0 },
-      { n: 1, more: false, tok: 11, fair: false, tid: 0 }, // 200 waits in the same bucket, but haveMore is per key
+      { n: 1, more: true, tok: 10, fair: false, tid: r.threadId },
+      { n: 1, more: false, tok: 11, fair: false, tid: r.threadId }, // 200 waits in the same bucket, but haveMore is per key
       { n: 0, more: false, tok: 0, fair: false, tid: -1 },
     ]);
     expect(await a[0]).toEqual({ result: 'unparked', token: 50 });

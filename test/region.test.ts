@@ -133,6 +133,21 @@ describe('SharedRegion: handles and attach', () => {
   });
 });
 
+describe('SharedRegion thread ids', () => {
+  it('each thread gets its own id per region (1, 2, …), the same on every attach, independent across regions', async () => {
+    const a = SharedRegion.create({ bytes: 4096 });
+    const b = SharedRegion.create({ bytes: 4096 });
+    expect(a.threadId).toBe(1); // the creator attaches first
+    expect(SharedRegion.attach(a.handle).threadId).toBe(1);
+    const res = await runWorkers<{ id: number; again: number; other: number }>('region-id-worker.ts', 4, () => ({ a: a.handle, b: b.handle }), 30_000);
+    const ids = res.map((x) => x.id).sort((x, y) => x - y);
+    expect(ids).toEqual([2, 3, 4, 5]); // unique, never 0, never the main thread's
+    for (const x of res) expect(x.again).toBe(x.id);
+    expect(new Set(res.map((x) => x.other)).size).toBe(4);
+    expect(res.every((x) => x.other >= 2 && x.other <= 5)).toBe(true); // b's ids are b's own sequence
+  });
+});
+
 describe('SharedRegion live-thread count (the adaptive spin hint)', () => {
   it('counts registered threads once each and drops them when marked dead', () => {
     const r = SharedRegion.create({ bytes: 4096 });

@@ -83,7 +83,7 @@ describe('RwLock: owner death', () => {
       await (await holder(r, rw, hold)).terminate();
       expect(attempt).toThrow(OwnerDiedError);
       expect(rw.isInconsistent).toBe(true);
-      expect(rw.owner).toBe(0); // the main thread holds it
+      expect(rw.owner).toBe(rw.region.threadId); // the main thread holds it
       rw.markConsistent();
       rw.writeUnlock();
       clean(r, rw);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
+import { nowMs } from '../src/platform/clock.ts';
 import { TimeoutError } from '../src/errors.ts';
 import { RwLock, RW_PARKED, RW_WRITER, type RwLockPolicy } from '../src/lock/rwlock.ts';
 import { Mutex } from '../src/lock/mutex.ts';
@@ -43,7 +43,7 @@ describe('RwLock in one thread', () => {
     rw.readUnlock();
     expect(rw.tryWrite()).toBe(true);
     expect(rw.isWriteLocked).toBe(true);
-    expect(rw.owner).toBe(0);
+    expect(rw.owner).toBe(rw.region.threadId);
     expect(rw.tryRead()).toBe(false);
     expect(rw.tryUpgradableRead()).toBe(false);
     rw.writeUnlock();
@@ -147,7 +147,7 @@ describe('RwLock in one thread', () => {
     expect(() => rw.readUnlock()).toThrow(/use upgradableUnlock/);
     expect(() => rw.write()).toThrow(/deadlock/);
     expect(() => rw.writeUnlock()).toThrow(/not write-locked/);
-    expect(rw.owner).toBe(0); // still the upgradable holder
+    expect(rw.owner).toBe(rw.region.threadId); // still the upgradable holder
     rw.upgradableUnlock();
     clean(r, rw);
   });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
+import { nowMs } from '../src/platform/clock.ts';
 import { TimeoutError } from '../src/errors.ts';
 import { Semaphore, MAX_PERMITS } from '../src/lock/semaphore.ts';
 import { Barrier } from '../src/lock/barrier.ts';

@@ -35,8 +35,8 @@
  * participant wrote before wait() is visible to all of them after it.
  */
 
-import { availableParallelism } from 'node:os';
-import { nowMs } from '../parking/clock.ts';
+import { nowMs } from '../platform/clock.ts';
+import { CORES, pause } from '../platform/host.ts';
 import type { ParkResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
@@ -53,8 +53,6 @@ const W_STATE = 0;
 const W_PARTIES = 1;
 const BLOCK_BYTES = 8;
 
-const CORES = availableParallelism();
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export interface BarrierOptions {
   region?: SharedRegion;
@@ -221,7 +219,7 @@ export class Barrier {
     for (let i = 0; i < this.spin; i++) {
       // Acquire edge: reading the new generation reads the leader's CAS.
       if (genOf(Atomics.load(i32, this.idx)) !== gen) return true;
-      if (hasPause) Atomics.pause(i);
+      pause(i);
     }
     for (;;) {
       const s = Atomics.load(i32, this.idx);

@@ -1,10 +1,7 @@
 /** Small helpers shared by the lock family: option checks, abort reasons and the spin rule. */
 
-import { availableParallelism } from 'node:os';
+import { CORES } from '../platform/host.ts';
 import type { ThreadTable } from '../parking/threads.ts';
-
-/** The machine's cores (read once per thread). */
-export const CORES = availableParallelism();
 
 /**
  * Whether spinning can pay for a lock of this region: only while its live threads fit the cores

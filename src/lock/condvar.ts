@@ -47,8 +47,7 @@
  * the mutex (or the hand-off) is the acquire edge for the data the mutex protects.
  */
 
-import { threadId } from 'node:worker_threads';
-import { nowUs } from '../parking/clock.ts';
+import { nowUs } from '../platform/clock.ts';
 import type { ParkResult, RequeueOp, RequeueResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
@@ -116,8 +115,8 @@ export class Condvar {
     if (mutex.region !== this.region) {
       throw new TypeError(`Condvar.${what}: the mutex lives in a different SharedRegion than the condvar (requeueing needs one parking lot)`);
     }
-    if (mutex.owner !== threadId) {
-      throw new Error(`Condvar.${what}: the mutex must be locked by this thread (${threadId}) before waiting; ${mutex.owner < 0 ? 'it is unlocked' : `it is held by thread ${mutex.owner}`}`);
+    if (mutex.owner !== this.region.threadId) {
+      throw new Error(`Condvar.${what}: the mutex must be locked by this thread (${this.region.threadId}) before waiting; ${mutex.owner < 0 ? 'it is unlocked' : `it is held by thread ${mutex.owner}`}`);
     }
     if (mutex.isInconsistent) {
       // Releasing it now would make it NOT_RECOVERABLE for everyone.

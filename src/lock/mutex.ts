@@ -15,7 +15,8 @@
  * |             |       |       |        |        | owner and has not called markConsistent() yet   |
  * | all ones    | 0     | 1     | 0 or 1 | 1      | NOT_RECOVERABLE: unlocked while inconsistent    |
  *
- * Bits: LOCKED 1, PARKED 2, INCONSISTENT 4, WOKEN 8, owner threadId << 4 (27 bits).
+ * Bits: LOCKED 1, PARKED 2, INCONSISTENT 4, WOKEN 8, owner thread id << 4 (27 bits; the region's
+ * thread id, SharedRegion.threadId).
  * The owner's `threadId` lives in the word itself, as Linux robust futexes store the TID, so the
  * fast paths stay one CAS each and unlock by a non-owner is caught for free:
  * `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0). With waiters the hint bits make
@@ -68,13 +69,13 @@
  * default), a fixed `{ timeoutMs }`, 0 ('fifo': every unlock with waiters hands off) or never ('none').
  */
 
-import { threadId } from 'node:worker_threads';
-import { nowMs, nowUs } from '../parking/clock.ts';
+import { nowMs, nowUs } from '../platform/clock.ts';
+import { CORES, pause } from '../platform/host.ts';
 import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, spinCanPay, type WaitAsyncOptions } from './common.ts';
 
 /** Lock word bits. */
 export const LOCKED = 1;
@@ -115,7 +116,6 @@ const FAIR_MIN_US = 100;
 const FAIR_MAX_US = 1000;
 const HOLD_FACTOR = 8;
 
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export type FairnessOption = 'dynamic' | 'fifo' | 'none' | { readonly timeoutMs: number };
 export type SpinOption = 'adaptive' | 'ema' | number;
@@ -230,12 +230,13 @@ export class Mutex {
   private forcing = false;
   private skippedDead = false;
   private readonly threads: ThreadTable;
+  /** This thread's id in the region (the owner field of the lock word). */
+  private readonly tid: number;
   private readonly st: MutexStats | null;
   private cachedHandle: MutexHandle | undefined;
 
   constructor(opts: MutexOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new Mutex(opts): opts must be an object');
-    if (threadId >= MAX_TID) throw new RangeError(`Mutex: threadId ${threadId} does not fit in the lock word (max ${MAX_TID})`);
     this.spinOpt = checkSpin(opts.spin ?? 'adaptive');
     this.spinMode = this.spinOpt === 'adaptive' ? 0 : this.spinOpt === 'ema' ? 1 : 2;
     this.wakesOpt = checkWakes(opts.wakes ?? 'throttled');
@@ -255,8 +256,9 @@ export class Mutex {
     this.i32 = this.region.i32;
     this.idx = this.offset >> 2;
     this.threads = this.region.threads;
-    this.threads.register(threadId);
-    this.me = (threadId << OWNER_SHIFT) | LOCKED;
+    this.tid = this.region.threadId;
+    if (this.tid >= MAX_TID) throw new RangeError(`Mutex: thread id ${this.tid} does not fit in the lock word (max ${MAX_TID})`);
+    this.me = (this.tid << OWNER_SHIFT) | LOCKED;
     if (opts.stats != null && typeof opts.stats !== 'boolean') throw new TypeError(`new Mutex: \`stats\` must be a boolean, got ${typeof opts.stats}`);
     this.st = opts.stats === true ? { acquisitions: 0, contendedAcquisitions: 0, parks: 0, handoffsReceived: 0, handoffsGiven: 0, spinSuccesses: 0, maxWaitMs: 0 } : null;
     if (this.st !== null) {
@@ -292,7 +294,7 @@ export class Mutex {
     return (Atomics.load(this.i32, this.idx) & LOCKED) !== 0;
   }
 
-  /** `threadId` of the holder, or -1 if free (a snapshot). */
+  /** Region thread id (SharedRegion.threadId) of the holder, or -1 if free (a snapshot). */
   get owner(): number {
     const s = Atomics.load(this.i32, this.idx);
     return (s & LOCKED) === 0 ? -1 : s >>> OWNER_SHIFT;
@@ -338,7 +340,7 @@ export class Mutex {
   markConsistent(): void {
     for (;;) {
       const s = Atomics.load(this.i32, this.idx);
-      if ((s & LOCKED) === 0 || notRecoverable(s) || s >>> OWNER_SHIFT !== threadId) {
+      if ((s & LOCKED) === 0 || notRecoverable(s) || s >>> OWNER_SHIFT !== this.tid) {
         throw new Error('Mutex.markConsistent: this thread does not hold the mutex');
       }
       if ((s & INCONSISTENT) === 0) throw new Error('Mutex.markConsistent: the mutex is not inconsistent (no owner died)');
@@ -440,7 +442,7 @@ export class Mutex {
   /** CAS the lock from a dead owner to this thread, marked INCONSISTENT. */
   private takeOver(s: number): boolean {
     // Acquire edge as in lock(): we read the dead owner's last writes (whatever they were).
-    return Atomics.compareExchange(this.i32, this.idx, s, (threadId << OWNER_SHIFT) | LOCKED | INCONSISTENT | (s & PARKED)) === s;
+    return Atomics.compareExchange(this.i32, this.idx, s, (this.tid << OWNER_SHIFT) | LOCKED | INCONSISTENT | (s & PARKED)) === s;
   }
 
   private ownerDied(): never {
@@ -484,7 +486,7 @@ export class Mutex {
     // Hold-time samples for dynamic fairness come only from acquisitions that waited: a holder
     // re-taking a free lock past parked threads would otherwise read the clock twice per lock.
     if (this.fairFixedUs === -1 && waited) this.slowAcquiredAtMs = nowMs();
-    if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+    if (this.region.deadlockDetection) this.threads.setWaitingFor(this.tid, -1);
     const st = this.st;
     if (st !== null) {
       st.contendedAcquisitions++;
@@ -526,21 +528,21 @@ export class Mutex {
         continue;
       }
       if (notRecoverable(s)) throw new NotRecoverableError();
-      if (s >>> OWNER_SHIFT === threadId && !parked) {
-        throw new Error(`Mutex.lock: deadlock: this thread (${threadId}) already holds the mutex; between async tasks of one thread use lockAsync()`);
+      if (s >>> OWNER_SHIFT === this.tid && !parked) {
+        throw new Error(`Mutex.lock: deadlock: this thread (${this.tid}) already holds the mutex; between async tasks of one thread use lockAsync()`);
       }
       // 2. Nobody queued: spin a little, the holder may be about to release.
       if ((s & PARKED) === 0 && spins < budget) {
         if (this.spinMode === 1) {
           spins++;
-          if (hasPause) Atomics.pause(spins);
+          pause(spins);
         } else {
           // Exponential backoff: 1, 2, 4 … 64 pauses between re-reads, so a holder that releases
           // and re-takes the lock keeps its cache line for a while.
           const step = 1 << backoff;
           if (backoff < BACKOFF_MAX_SHIFT) backoff++;
           spins += step;
-          if (hasPause) for (let k = 0; k < step; k++) Atomics.pause(k);
+          for (let k = 0; k < step; k++) pause(k);
         }
         continue;
       }
@@ -554,7 +556,7 @@ export class Mutex {
       // 4. Never sleep behind a dead owner: take the lock over instead (robust mutex).
       if (this.threads.isDead(s >>> OWNER_SHIFT)) {
         if (this.takeOver(s)) {
-          if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+          if (this.region.deadlockDetection) this.threads.setWaitingFor(this.tid, -1);
           this.acquiredSlow(startMs);
           throw new OwnerDiedError();
         }
@@ -566,7 +568,7 @@ export class Mutex {
       if (timeoutMs !== Infinity) {
         left = startMs + timeoutMs - nowMs();
         if (left <= 0) {
-          if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+          if (this.region.deadlockDetection) this.threads.setWaitingFor(this.tid, -1);
           return false;
         }
       }
@@ -586,7 +588,7 @@ export class Mutex {
         return true;
       }
       if (r.result === 'timedOut') {
-        if (this.region.deadlockDetection) this.threads.setWaitingFor(threadId, -1);
+        if (this.region.deadlockDetection) this.threads.setWaitingFor(this.tid, -1);
         return false;
       }
       // Woken without hand-off (or validate failed): compete again.
@@ -683,8 +685,8 @@ export class Mutex {
       const s = Atomics.load(i32, idx);
       if ((s & LOCKED) === 0) throw new Error('Mutex.unlock: the mutex is not locked');
       if (notRecoverable(s)) throw new NotRecoverableError();
-      if (s >>> OWNER_SHIFT !== threadId) {
-        throw new Error(`Mutex.unlock: the mutex is held by thread ${s >>> OWNER_SHIFT}, not by this thread (${threadId})`);
+      if (s >>> OWNER_SHIFT !== this.tid) {
+        throw new Error(`Mutex.unlock: the mutex is held by thread ${s >>> OWNER_SHIFT}, not by this thread (${this.tid})`);
       }
       if ((s & INCONSISTENT) !== 0) {
         // Unlocked without markConsistent(): the lock is unusable from now on (ENOTRECOVERABLE).
@@ -717,7 +719,7 @@ export class Mutex {
     const p = this.region.lot.parkAsync(this.offset, this.validateParked, opts);
     // Without detection: the lot's promise itself (no extra async hop on the slow path).
     if (!this.region.deadlockDetection) return p;
-    return p.finally(() => this.threads.setWaitingFor(threadId, -1));
+    return p.finally(() => this.threads.setWaitingFor(this.tid, -1));
   }
 
   /**
@@ -815,7 +817,7 @@ function waitedOwner(i32: Int32Array, entry: number): number {
     const s = Atomics.load(i32, entry >> 2);
     return (s & LOCKED) === 0 || notRecoverable(s) ? -1 : s >>> OWNER_SHIFT;
   }
-  // RwLock owner word (word 1 of its block): threadId + 1, bit 30 = inconsistent, -1 = not recoverable,
+  // RwLock owner word (word 1 of its block): thread id + 1, bit 30 = inconsistent, -1 = not recoverable,
   // 0 = no known exclusive holder (readers are anonymous, so a wait on readers ends the walk).
   const o = Atomics.load(i32, (entry >> 2) + 1);
   return o <= 0 ? -1 : (o & ~(1 << 30)) - 1;
@@ -830,6 +832,7 @@ function waitedOwner(i32: Int32Array, entry: number): number {
  * thread, the entry is the latest one (a cycle through an earlier one can go unseen).
  */
 export function checkDeadlock(region: SharedRegion, entry: number, owner: number, async: boolean): void {
+  const threadId = region.threadId;
   const threads = region.threads;
   const i32 = region.i32;
   if (async && owner === threadId) return;

@@ -35,8 +35,7 @@
  * acquire edge, so everything fn wrote is visible to every caller that returns.
  */
 
-import { threadId } from 'node:worker_threads';
-import { nowMs } from '../parking/clock.ts';
+import { nowMs } from '../platform/clock.ts';
 import type { ParkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
@@ -88,11 +87,12 @@ export class Once {
   private readonly i32: Int32Array;
   private readonly idx: number;
   private readonly mine: number;
+  /** This thread's id in the region. */
+  private readonly tid: number;
   private cachedHandle: OnceHandle | undefined;
 
   constructor(opts: OnceOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new Once(opts): opts must be an object');
-    if (threadId > MAX_TID) throw new RangeError(`Once: threadId ${threadId} does not fit in the state word (max ${MAX_TID})`);
     if (attach !== undefined) {
       this.region = attach.region;
       this.offset = attach.offset;
@@ -104,7 +104,9 @@ export class Once {
     }
     this.i32 = this.region.i32;
     this.idx = this.offset >> 2;
-    this.mine = (threadId << TID_SHIFT) | RUNNING;
+    this.tid = this.region.threadId;
+    if (this.tid > MAX_TID) throw new RangeError(`Once: thread id ${this.tid} does not fit in the state word (max ${MAX_TID})`);
+    this.mine = (this.tid << TID_SHIFT) | RUNNING;
   }
 
   static from(handle: OnceHandle | PrimitiveHandle): Once {
@@ -184,9 +186,9 @@ export class Once {
         return true;
       }
       if (noWait) return false;
-      if (s >>> TID_SHIFT === threadId) {
+      if (s >>> TID_SHIFT === this.tid) {
         throw new Error(
-          `Once: deadlock: this thread (${threadId}) is already running the initializer ` +
+          `Once: deadlock: this thread (${this.tid}) is already running the initializer ` +
             '(a recursive call, or a callAsync pending on this thread: use callAsync)',
         );
       }

@@ -124,13 +124,13 @@
  * Atomics are sequentially consistent, so these are synchronizes-with edges.
  */
 
-import { threadId } from 'node:worker_threads';
-import { nowMs, nowUs } from '../parking/clock.ts';
+import { nowMs, nowUs } from '../platform/clock.ts';
+import { CORES, pause } from '../platform/host.ts';
 import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
 import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkFromOpts, checkSignal, checkTimeoutMs, checkWaitOpts, spinCanPay, type WaitAsyncOptions } from './common.ts';
 import { checkDeadlock, TOKEN_HANDOFF, TOKEN_NORMAL, WAIT_RWLOCK } from './mutex.ts';
 
 /** State bits. */
@@ -151,7 +151,7 @@ const TOKEN_UPGRADABLE = RW_ONE_READER | RW_UPGRADABLE;
 /** Not a share (bit 0 is PARKED, never part of a token): marks an async waiter, so a wake batch containing one hands off. */
 const TOKEN_ASYNC = 1;
 
-/** Owner word: threadId + 1 of the WRITER/UPGRADABLE holder, | OW_INCONSISTENT after a take-over. */
+/** Owner word: thread id (SharedRegion.threadId) + 1 of the WRITER/UPGRADABLE holder, | OW_INCONSISTENT after a take-over. */
 const OW_INCONSISTENT = 1 << 30;
 /** Owner word of a lock that can never be used again (its WRITER bit stays set forever). */
 const OW_NOT_RECOVERABLE = -1;
@@ -178,7 +178,6 @@ const P_READERS = 2;
 const P_WRITERS = 3;
 
 const DEFAULT_SPIN = CORES > 1 ? 40 : 0;
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 /** lockCommon outcomes. */
 const FAILED = 0;
@@ -221,10 +220,6 @@ function checkPolicy(v: unknown): RwLockPolicy {
 function checkSpin(v: unknown): number {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000) return v;
   throw new RangeError(`RwLock option \`spin\` must be an integer from 0 to 1000000, got ${JSON.stringify(v)}`);
-}
-
-function pause(i: number): void {
-  if (hasPause) Atomics.pause(i);
 }
 
 /** A held read lock; `[Symbol.dispose]` (or `release()`) unlocks it once. */
@@ -361,8 +356,8 @@ export class RwLock {
     this.idx = (this.offset >> 2) + W_STATE;
     this.ownIdx = (this.offset >> 2) + W_OWNER;
     this.key2 = this.offset + 4 * W_OWNER;
-    if (threadId + 1 >= OW_INCONSISTENT) throw new RangeError(`RwLock: threadId ${threadId} does not fit in the owner word`);
-    this.me = threadId + 1;
+    if (this.region.threadId + 1 >= OW_INCONSISTENT) throw new RangeError(`RwLock: thread id ${this.region.threadId} does not fit in the owner word`);
+    this.me = this.region.threadId + 1;
     this.threads = this.region.threads;
   }
 
@@ -401,7 +396,7 @@ export class RwLock {
     return (s & (RW_WRITER | READERS_MASK)) !== 0;
   }
 
-  /** `threadId` of the thread holding (or draining for) the write lock or the upgradable lock, or -1. */
+  /** Region thread id of the thread holding (or draining for) the write lock or the upgradable lock, or -1. */
   get owner(): number {
     const o = Atomics.load(this.i32, this.ownIdx);
     return o <= 0 ? -1 : (o & ~OW_INCONSISTENT) - 1;
@@ -580,7 +575,7 @@ export class RwLock {
     const o = Atomics.load(this.i32, this.ownIdx);
     if (o > 0 && (o & ~OW_INCONSISTENT) === this.me) {
       throw new Error(
-        `RwLock.${what}: deadlock: this thread (${threadId}) already holds the write or upgradable lock; ` +
+        `RwLock.${what}: deadlock: this thread (${this.region.threadId}) already holds the write or upgradable lock; ` +
           'between async tasks of one thread use the async forms',
       );
     }
@@ -839,7 +834,7 @@ export class RwLock {
     const o = Atomics.load(this.i32, this.ownIdx);
     if (o === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
     if ((o & ~OW_INCONSISTENT) !== this.me) {
-      throw new Error(`RwLock.${what}: the write lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${threadId})`);
+      throw new Error(`RwLock.${what}: the write lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${this.region.threadId})`);
     }
   }
 
@@ -927,7 +922,7 @@ export class RwLock {
     const o = Atomics.load(this.i32, this.ownIdx);
     if (o === OW_NOT_RECOVERABLE) throw new NotRecoverableError();
     if ((o & ~OW_INCONSISTENT) !== this.me) {
-      throw new Error(`RwLock.${what}: the upgradable lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${threadId})`);
+      throw new Error(`RwLock.${what}: the upgradable lock is held by thread ${(o & ~OW_INCONSISTENT) - 1}, not by this thread (${this.region.threadId})`);
     }
   }
 
@@ -1161,7 +1156,7 @@ export class RwLock {
       try {
         r = this.region.lot.park(this.offset, validate, { token, timeoutMs: left, timedOut: this.clearParkedIfLast });
       } finally {
-        if (dd) this.threads.setWaitingFor(threadId, -1);
+        if (dd) this.threads.setWaitingFor(this.region.threadId, -1);
       }
       if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) return HANDED_OFF;
       if (r.result === 'timedOut' && (!slice || (timeoutMs !== Infinity && startMs + timeoutMs - nowMs() <= 0))) return FAILED;
@@ -1224,7 +1219,7 @@ export class RwLock {
           timedOut: this.clearParkedIfLast,
         });
       } finally {
-        if (dd) this.threads.setWaitingFor(threadId, -1);
+        if (dd) this.threads.setWaitingFor(this.region.threadId, -1);
       }
       if (r.result === 'unparked' && r.token === TOKEN_HANDOFF) return HANDED_OFF;
       if (r.result === 'timedOut') {

@@ -47,10 +47,11 @@
  * by the lot's wake) is the acquire edge, so a releaser's writes are visible to the next holder.
  */
 
-import { nowMs, nowUs } from '../parking/clock.ts';
+import { nowMs, nowUs } from '../platform/clock.ts';
+import { CORES, pause } from '../platform/host.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, CORES, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkSignal, checkTimeoutMs, spinCanPay, type WaitAsyncOptions } from './common.ts';
 import type { FilterOp, UnparkResult } from '../parking/lot.ts';
 
 const S_PARKED = 1;
@@ -63,7 +64,6 @@ const BLOCK_BYTES = 8;
 const TOKEN_GRANTED = 1;
 
 const ADAPTIVE_SPIN = CORES > 1 ? 100 : 0;
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export type SemaphoreWait = 'adaptive' | 'block';
 
@@ -296,7 +296,7 @@ export class Semaphore {
       if (this.tryTake(n)) return true;
       const s = Atomics.load(i32, this.idx);
       if ((s & S_PARKED) === 0 && spins < budget) {
-        if (hasPause) Atomics.pause(spins);
+        pause(spins);
         spins++;
         continue;
       }

@@ -30,8 +30,8 @@
  * waiters after wait() returns.
  */
 
-import { availableParallelism } from 'node:os';
-import { nowMs } from '../parking/clock.ts';
+import { nowMs } from '../platform/clock.ts';
+import { CORES, pause } from '../platform/host.ts';
 import type { ParkResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
@@ -41,9 +41,7 @@ const G_PARKED = 1;
 const ONE = 2;
 /** Largest count. */
 export const MAX_COUNT = (1 << 30) - 1;
-const CORES = availableParallelism();
 const SPIN = CORES > 1 ? 64 : 0;
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export interface WaitGroupOptions {
   region?: SharedRegion;
@@ -159,7 +157,7 @@ export class WaitGroup {
     const start = timeoutMs === Infinity ? 0 : nowMs();
     for (let i = 0; i < SPIN; i++) {
       if (Atomics.load(i32, this.idx) >>> 1 === 0) return true;
-      if (hasPause) Atomics.pause(i);
+      pause(i);
     }
     for (;;) {
       const s = Atomics.load(i32, this.idx);

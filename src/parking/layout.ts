@@ -15,7 +15,7 @@
  */
 
 export const MAGIC = 0x544c4b50; // 'PKLT' little-endian
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 // Header words (indices into the region's Int32Array).
 export const HDR_MAGIC = 0;
@@ -39,6 +39,11 @@ export const HOT_DEATHS = 14;
  * subtracts 1). An exited thread that nobody watched still counts: a hint, never exact.
  */
 export const HOT_LIVE_THREADS = 15;
+/**
+ * The last thread id handed out in this region (0: none yet). A thread's first attach takes the
+ * next one with an atomic add, so ids are unique in the region and never reused.
+ */
+export const HOT_LAST_TID = 16;
 /** HDR_FLAGS bit: debug deadlock detection is on. */
 export const FLAG_DEADLOCK_DETECTION = 1;
 /** Byte size of the fixed header block, hot words included. */
@@ -71,7 +76,7 @@ export const WTR_NEXT = 1;
 export const WTR_KEY = 2;
 export const WTR_PARK_TOKEN = 3;
 export const WTR_UNPARK_TOKEN = 4;
-/** `threadId` of the parked thread. */
+/** Region thread id (SharedRegion.threadId) of the parked thread. */
 export const WTR_THREAD = 5;
 /** nowUs() after which an unparker should be fair to this waiter. */
 export const WTR_FAIR_AT = 6;
@@ -96,8 +101,8 @@ export const NIL = -1;
 export const FREE_EMPTY = 0xffff;
 export const MAX_WAITERS = 0xfffe;
 
-/** Words reserved per thread record (used by owner-death tracking). */
-export const THREAD_WORDS = 4;
+/** Words reserved per thread record (used by owner-death tracking; see threads.ts). */
+export const THREAD_WORDS = 8;
 
 // Kind tags: one byte per heap word.
 export const TAG_NONE = 0;

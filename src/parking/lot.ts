@@ -44,14 +44,14 @@
  * timeouts and aborts itself with the same dequeue-or-consume rule.
  */
 
-import { threadId } from 'node:worker_threads';
-import { diffUs, nowMs, nowUs } from './clock.ts';
+import { diffUs, nowMs, nowUs } from '../platform/clock.ts';
+import { assertCanBlock } from '../platform/host.ts';
 import {
   BKT_FAIR_AT, BKT_HEAD, BKT_LOCK, BKT_TAIL, BUCKET_WORDS, NIL, SLOT_SLEEPING, SLOT_UNPARKED, SLOT_WAITING,
   WAITER_WORDS, WSTATE_DEQUEUED, WSTATE_QUEUED, WTR_FAIR_AT, WTR_KEY, WTR_NEVER_FAIR, WTR_NEXT,
   WTR_PARK_TOKEN, WTR_SINCE, WTR_SLOT, WTR_STATE, WTR_THREAD, WTR_UNPARK_TOKEN,
 } from './layout.ts';
-import type { SharedRegion } from './region.ts';
+import type { WaiterPool } from './waiters.ts';
 import { wordLock, wordUnlock } from './word-lock.ts';
 
 /** What a park ended with. `token` is the value the unparker's callback returned. */
@@ -97,7 +97,7 @@ export interface UnparkResult {
   waiterOverdue: boolean;
   /** Park token of the (first) unparked waiter, or 0. */
   parkToken: number;
-  /** `threadId` of the (first) unparked waiter, or -1. */
+  /** Region thread id (`SharedRegion.threadId`) of the (first) unparked waiter, or -1. */
   threadId: number;
   /** How long the (first) unparked waiter waited, in milliseconds. */
   waitedMs: number;
@@ -146,20 +146,25 @@ function checkTimeout(timeoutMs: number | undefined): number {
 }
 
 export class ParkingLot {
-  private readonly region: SharedRegion;
+  private readonly waiters: WaiterPool;
   private readonly h: Int32Array;
+  /** This thread's id in the region (stored in its waiter records). */
+  private readonly tid: number;
+  private readonly bucketCount: number;
   private readonly b0: number;
   private readonly w0: number;
   private readonly shift: number;
   /** Live parkAsync waiters of this thread (for leak checks). */
   private pendingAsync = 0;
 
-  /** @internal Constructed by SharedRegion. */
-  constructor(region: SharedRegion, bucketsWord: number, buckets: number, waitersWord: number, _waiters: number) {
-    this.region = region;
-    this.h = region.i32;
+  /** @internal Constructed by SharedRegion, once per region per thread. */
+  constructor(h: Int32Array, tid: number, bucketsWord: number, buckets: number, waiters: WaiterPool) {
+    this.waiters = waiters;
+    this.h = h;
+    this.tid = tid;
     this.b0 = bucketsWord;
-    this.w0 = waitersWord;
+    this.bucketCount = buckets;
+    this.w0 = waiters.w0;
     this.shift = 32 - Math.log2(buckets);
   }
 
@@ -273,7 +278,7 @@ export class ParkingLot {
 
   /** Takes a record, validates under the bucket lock and queues it. Returns the record index, or -1 if invalid. */
   private enqueue(key: number, validate: () => boolean, opts: ParkOptions | undefined): number {
-    const idx = this.region.allocWaiter(this.w0);
+    const idx = this.waiters.alloc();
     const h = this.h;
     const rec = this.rec(idx);
     const b = this.bucketOf(key);
@@ -284,7 +289,7 @@ export class ParkingLot {
     } finally {
       if (!ok) {
         this.unlockBucket(b);
-        this.region.freeWaiter(this.w0, idx);
+        this.waiters.free(idx);
       }
     }
     if (!ok) return -1;
@@ -294,7 +299,7 @@ export class ParkingLot {
     Atomics.store(h, rec + WTR_KEY, key);
     Atomics.store(h, rec + WTR_PARK_TOKEN, (opts?.token ?? 0) | 0);
     Atomics.store(h, rec + WTR_UNPARK_TOKEN, 0);
-    Atomics.store(h, rec + WTR_THREAD, threadId);
+    Atomics.store(h, rec + WTR_THREAD, this.tid);
     Atomics.store(h, rec + WTR_SINCE, now);
     Atomics.store(h, rec + WTR_NEVER_FAIR, fairAt === null ? 1 : 0);
     Atomics.store(h, rec + WTR_FAIR_AT, fairAt == null ? (now + DEFAULT_FAIR_US) | 0 : fairAt | 0);
@@ -329,8 +334,10 @@ export class ParkingLot {
   /**
    * Parks the calling thread on `key` if `validate()` (run under the bucket lock) returns true.
    * Blocks the thread (allowed on Node's main thread, but it stalls the event loop: prefer parkAsync there).
+   * Where the thread may not block (a browser's main thread) it throws a TypeError before queueing.
    */
   park(key: number, validate: () => boolean, opts?: ParkOptions): ParkResult {
+    assertCanBlock('ParkingLot.park', 'parkAsync');
     checkKey(key);
     const timeout = checkTimeout(opts?.timeoutMs);
     const idx = this.enqueue(key, validate, opts);
@@ -349,11 +356,11 @@ export class ParkingLot {
         try {
           removed = this.cancel(idx, opts);
         } catch (e) {
-          this.region.freeWaiter(this.w0, idx); // timedOut threw after the record was unlinked
+          this.waiters.free(idx); // timedOut threw after the record was unlinked
           throw e;
         }
         if (removed) {
-          this.region.freeWaiter(this.w0, idx);
+          this.waiters.free(idx);
           return TIMED_OUT;
         }
         // Already dequeued by an unparker: its wake is imminent; consume it.
@@ -365,7 +372,7 @@ export class ParkingLot {
       Atomics.wait(h, slot, SLOT_SLEEPING, left === Infinity ? undefined : left);
     }
     const token = Atomics.load(h, this.rec(idx) + WTR_UNPARK_TOKEN);
-    this.region.freeWaiter(this.w0, idx);
+    this.waiters.free(idx);
     return { result: 'unparked', token };
   }
 
@@ -407,7 +414,7 @@ export class ParkingLot {
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const out: ParkResult = cancelled ?? { result: 'unparked', token: Atomics.load(h, this.rec(idx) + WTR_UNPARK_TOKEN) };
-        this.region.freeWaiter(this.w0, idx);
+        this.waiters.free(idx);
         if (failure !== undefined) reject(failure.error);
         else resolve(out);
       };
@@ -643,7 +650,7 @@ export class ParkingLot {
   purgeThread(tid: number): number {
     const h = this.h;
     let purged = 0;
-    for (let b = this.b0, n = 0; n < this.region.bucketCount; n++, b += BUCKET_WORDS) {
+    for (let b = this.b0, n = 0; n < this.bucketCount; n++, b += BUCKET_WORDS) {
       const dead: number[] = [];
       this.lockBucket(b);
       let prev = NIL;
@@ -661,7 +668,7 @@ export class ParkingLot {
       }
       this.unlockBucket(b);
       // The dead thread will never touch these records again: they are ours to free.
-      for (const idx of dead) this.region.freeWaiter(this.w0, idx);
+      for (const idx of dead) this.waiters.free(idx);
       purged += dead.length;
     }
     return purged;

@@ -14,27 +14,28 @@
  * - The kind map says, for each heap word, which kind of primitive starts there (or TAG_CONT inside
  *   a block, TAG_NONE if unallocated). A handle is accepted only if its offset carries its kind's
  *   tag, so a forged, misaligned or foreign handle is refused instead of corrupting a neighbour.
- * - Waiter records live on a free stack guarded by a word lock (not a lock-free Treiber stack: a
- *   16-bit ABA tag can wrap while a preempted thread sits between its load and its CAS, and a
- *   wider tag does not fit an Int32; the lock costs a few ns on a path that already pays a futex
- *   wait). A record is owned by exactly one parker from pop to push.
+ * - Waiter records live on a free stack (waiters.ts); a record is owned by exactly one parker
+ *   from pop to push.
+ * - Thread ids: a thread's first SharedRegion object for a region takes the next id from the
+ *   header counter HOT_LAST_TID and registers it in the thread table (threads.ts). The id is kept
+ *   in a per-thread map for the life of the thread, so a later attach (after the object was
+ *   garbage-collected) gets the same id: a lock this thread holds stays its own.
  *
  * One SharedRegion object per region per thread: attach() looks the region id up in a per-thread
- * map first (module state is per thread in Node workers).
+ * map first (module state is per thread in workers).
  */
 
-import { threadId } from 'node:worker_threads';
+import { hostThreadId } from '../platform/host.ts';
 import { isKindName, kindOfTag, kindTag, type KindName } from './kinds.ts';
 import {
-  BUCKET_WORDS, FREE_EMPTY, HDR_BUCKETS, HDR_BUCKETS_OFF, HDR_FLAGS, HDR_HEAP_END, HDR_HEAP_OFF,
+  BUCKET_WORDS, HDR_BUCKETS, HDR_BUCKETS_OFF, HDR_FLAGS, HDR_HEAP_END, HDR_HEAP_OFF,
   HDR_ID, HDR_MAGIC, HDR_TAGS_OFF, HDR_THREADS, HDR_THREADS_OFF, HDR_TOTAL_BYTES, HDR_VERSION,
-  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, FLAG_DEADLOCK_DETECTION, HOT_BUMP, HOT_FREE_LOCK, HOT_FREE_WAITERS, LAYOUT_VERSION, MAGIC,
-  MAX_WAITERS, NIL, TAG_CONT, TAG_NONE, THREAD_WORDS, WAITER_WORDS, WSTATE_ALLOCATED, WSTATE_FREE,
-  WTR_NEXT, WTR_STATE,
+  HDR_WAITERS, HDR_WAITERS_OFF, HEADER_BYTES, FLAG_DEADLOCK_DETECTION, HOT_BUMP, HOT_LAST_TID, LAYOUT_VERSION, MAGIC,
+  MAX_WAITERS, NIL, TAG_CONT, TAG_NONE, THREAD_WORDS, WAITER_WORDS,
 } from './layout.ts';
 import { ParkingLot } from './lot.ts';
 import { ThreadTable } from './threads.ts';
-import { wordLock, wordUnlock } from './word-lock.ts';
+import { WaiterPool } from './waiters.ts';
 
 export interface RegionOptions {
   /** Heap bytes for primitives (each Mutex takes 4). Default 1 MiB. */
@@ -96,6 +97,15 @@ export interface PrimitiveHandle {
 const DEFAULTS = { bytes: 1 << 20, waiters: 1024, buckets: 256, threads: 256 };
 const ALIGNMENTS = new Set([4, 8, 16, 32, 64, 128]);
 
+/**
+ * Thread ids must fit the owner field of a lock word (27 bits in the Mutex, whose all-ones value
+ * marks a lock that is not recoverable); ids are never reused,
+ * so a region can hand out this many in its lifetime.
+ */
+export const MAX_THREAD_ID = (1 << 27) - 2;
+/** Per-thread: region id → this thread's id in that region (kept for the life of the thread). */
+const myIds = new Map<number, number>();
+
 /** Per-thread registry: region id → the one SharedRegion object for it in this thread. */
 const attached = new Map<number, WeakRef<SharedRegion>>();
 const registry = new FinalizationRegistry<number>((id) => {
@@ -132,6 +142,13 @@ export class SharedRegion {
   readonly threads: ThreadTable;
   /** Whether debug deadlock detection is on for this region. */
   readonly deadlockDetection: boolean;
+  /**
+   * This thread's id in this region (1, 2, …: unique in the region, never reused). Lock words,
+   * waiter records and error messages name threads by it; `Mutex.owner` returns it.
+   */
+  readonly threadId: number;
+  /** The region's waiter records. */
+  readonly waiters: WaiterPool;
   private readonly tags: Uint8Array;
   private readonly tagsOff: number;
   private cachedHandle: RegionHandle | undefined;
@@ -150,7 +167,23 @@ export class SharedRegion {
     this.threads = new ThreadTable(h, h[HDR_THREADS_OFF] >> 2, h[HDR_THREADS]);
     this.threads.referenced = (tid) => this.namesThread(tid);
     this.deadlockDetection = (h[HDR_FLAGS] & FLAG_DEADLOCK_DETECTION) !== 0;
-    this.lot = new ParkingLot(this, h[HDR_BUCKETS_OFF] >> 2, this.bucketCount, h[HDR_WAITERS_OFF] >> 2, this.waiterCount);
+    this.threadId = SharedRegion.idForThisThread(h, this.id);
+    this.threads.register(this.threadId, hostThreadId);
+    this.waiters = new WaiterPool(h, h[HDR_WAITERS_OFF] >> 2, this.waiterCount);
+    this.lot = new ParkingLot(h, this.threadId, h[HDR_BUCKETS_OFF] >> 2, this.bucketCount, this.waiters);
+  }
+
+  private static idForThisThread(h: Int32Array, regionId: number): number {
+    let tid = myIds.get(regionId);
+    if (tid === undefined) {
+      // One atomic add per thread and region: ids are unique and never handed out twice.
+      tid = Atomics.add(h, HOT_LAST_TID, 1) + 1;
+      if (tid > MAX_THREAD_ID) {
+        throw new RangeError(`SharedRegion: this region has handed out all ${MAX_THREAD_ID} thread ids (one per thread that attached it); create a new region`);
+      }
+      myIds.set(regionId, tid);
+    }
+    return tid;
   }
 
   /** Creates a new region. Sizes are fixed for its lifetime (shared memory cannot grow). */
@@ -195,13 +228,7 @@ export class SharedRegion {
     h[HDR_THREADS] = threads;
     h[HDR_THREADS_OFF] = threadsOff;
     h[HOT_BUMP] = heapOff;
-    // Free stack: record i links to i+1; the head names record 0.
-    const w0 = waitersOff >> 2;
-    for (let i = 0; i < waiters; i++) {
-      h[w0 + i * WAITER_WORDS + WTR_NEXT] = i + 1 < waiters ? i + 1 : FREE_EMPTY;
-      h[w0 + i * WAITER_WORDS + WTR_STATE] = WSTATE_FREE;
-    }
-    h[HOT_FREE_WAITERS] = 0;
+    WaiterPool.format(h, waitersOff >> 2, waiters);
     const b0 = bucketsOff >> 2;
     for (let i = 0; i < buckets; i++) {
       h[b0 + i * BUCKET_WORDS + 1] = NIL; // BKT_HEAD
@@ -325,19 +352,24 @@ export class SharedRegion {
   // ---- owner death ----
 
   /**
-   * Watches a worker: when it exits (normally, by `terminate()`, an uncaught exception or OOM) its
-   * thread is marked dead here, its queued waiters are purged, and the waiters of every lock it
-   * held are woken so the next locker takes the lock over with OwnerDiedError. Returns the worker.
+   * Watches a worker (`node:worker_threads` Worker, or one with its `threadId` and `once('exit')`):
+   * when it exits (normally, by `terminate()`, an uncaught exception or OOM) the threads it ran in
+   * this region are marked dead, their queued waiters are purged, and the waiters of every lock
+   * they held are woken so the next locker takes the lock over with OwnerDiedError. Returns the
+   * worker. The worker is found by the runtime's thread id, which its attach recorded.
    */
   watch<W extends { readonly threadId: number; once(event: 'exit', fn: (code: number) => void): unknown }>(worker: W): W {
-    const tid = worker.threadId;
-    if (!Number.isInteger(tid) || tid < 0) throw new TypeError('SharedRegion.watch: expected a Worker (with a threadId); watch it before it exits');
-    this.threads.register(tid);
-    worker.once('exit', () => this.markThreadDead(tid));
+    const hostId = (worker as { threadId?: unknown } | null)?.threadId;
+    if (typeof hostId !== 'number' || !Number.isInteger(hostId) || hostId < 0 || typeof worker.once !== 'function') {
+      throw new TypeError('SharedRegion.watch: expected a node:worker_threads Worker (with a threadId and once()); watch it before it exits');
+    }
+    worker.once('exit', () => {
+      for (const tid of this.threads.threadsOfHost(hostId)) this.markThreadDead(tid);
+    });
     return worker;
   }
 
-  /** Marks thread `tid` dead now (what watch() does on exit). Idempotent. */
+  /** Marks this region's thread `tid` (a `threadId` of the region) dead now. Idempotent. */
   markThreadDead(tid: number): void {
     if (!this.threads.markDead(tid)) return;
     this.lot.purgeThread(tid);
@@ -370,55 +402,9 @@ export class SharedRegion {
     return false;
   }
 
-  // ---- waiter records (used by the ParkingLot) ----
-
-  /** Pops a free waiter record; RangeError naming `waiters` when all are in use. */
-  allocWaiter(w0: number): number {
-    const h = this.i32;
-    wordLock(h, HOT_FREE_LOCK);
-    // Under the free-list lock: the head and the records' WTR_NEXT links are ours to read and write.
-    const idx = Atomics.load(h, HOT_FREE_WAITERS);
-    if (idx === FREE_EMPTY) {
-      wordUnlock(h, HOT_FREE_LOCK);
-      throw new RangeError(
-        `SharedRegion out of waiter records: all ${this.waiterCount} are parked; create the region with a larger \`waiters\` option`,
-      );
-    }
-    Atomics.store(h, HOT_FREE_WAITERS, Atomics.load(h, w0 + idx * WAITER_WORDS + WTR_NEXT));
-    Atomics.store(h, w0 + idx * WAITER_WORDS + WTR_STATE, WSTATE_ALLOCATED);
-    wordUnlock(h, HOT_FREE_LOCK);
-    return idx;
-  }
-
-  /** Pushes a waiter record back on the free stack. */
-  freeWaiter(w0: number, idx: number): void {
-    const h = this.i32;
-    const base = w0 + idx * WAITER_WORDS;
-    wordLock(h, HOT_FREE_LOCK);
-    Atomics.store(h, base + WTR_STATE, WSTATE_FREE);
-    Atomics.store(h, base + WTR_NEXT, Atomics.load(h, HOT_FREE_WAITERS));
-    Atomics.store(h, HOT_FREE_WAITERS, idx);
-    // Release edge (the unlock): the next popper sees this record's fields as we left them.
-    wordUnlock(h, HOT_FREE_LOCK);
-  }
-
   /** How many waiter records are free now (walks the stack; for tests and leak checks). */
   freeWaiterCount(): number {
-    let n = 0;
-    const w0 = this.i32[HDR_WAITERS_OFF] >> 2;
-    wordLock(this.i32, HOT_FREE_LOCK);
-    let idx = Atomics.load(this.i32, HOT_FREE_WAITERS);
-    while (idx !== FREE_EMPTY && n <= this.waiterCount) {
-      n++;
-      idx = Atomics.load(this.i32, w0 + idx * WAITER_WORDS + WTR_NEXT);
-    }
-    wordUnlock(this.i32, HOT_FREE_LOCK);
-    return n;
-  }
-
-  /** This thread's id as the lot and the locks record it (Node's `threadId`; 0 on the main thread). */
-  static get threadId(): number {
-    return threadId;
+    return this.waiters.freeCount();
   }
 }
 

@@ -2,14 +2,20 @@
  * ThreadTable: per-region records of the threads that use it — liveness for owner-death recovery,
  * and "which lock am I waiting for" for the debug deadlock detector.
  *
- * Record (THREAD_WORDS Int32 words, open addressing by threadId):
+ * Thread ids are the region's own (SharedRegion.threadId): a thread's first attach takes the next
+ * value of the header counter HOT_LAST_TID, so they are unique within the region, never reused, and
+ * work in every runtime (a runtime's own thread ids may be missing or, in Deno's web workers, all 0).
+ *
+ * Record (THREAD_WORDS Int32 words, open addressing by thread id):
  *
  * | word | meaning                                                                  |
  * |------|--------------------------------------------------------------------------|
- * | 0    | threadId + 1 (0 = empty slot; claimed once by CAS, never released)      |
+ * | 0    | thread id + 1 (0 = empty slot; claimed once by CAS, never released)     |
  * | 1    | TS_ALIVE or TS_DEAD                                                     |
  * | 2    | byte offset + 1 of the lock this thread is parked on (0 = none; debug)  |
- * | 3    | when it was marked dead: seconds since the epoch (0 while alive)                  |
+ * | 3    | when it was marked dead: seconds since the epoch (0 while alive)        |
+ * | 4    | the runtime's id for the thread + 1 (Node's `threadId`; 0 = none), so  |
+ * |      | `watch(worker)` can find the records of a worker that exited           |
  *
  * Invariants
  * - A slot's key is written by CAS (0 → tid+1) and changes only when a dead record is reclaimed
@@ -33,6 +39,7 @@ const T_KEY = 0;
 const T_STATE = 1;
 const T_WAITING = 2;
 const T_DEAD_AT = 3;
+const T_HOST = 4;
 /** A dead record may be reclaimed this long after its thread died (see the invariants). */
 const RECLAIM_AFTER_S = 1;
 
@@ -98,6 +105,7 @@ export class ThreadTable {
       if (Atomics.compareExchange(h, at + T_KEY, k, key) !== k) continue;
       Atomics.store(h, at + T_WAITING, 0);
       Atomics.store(h, at + T_DEAD_AT, 0);
+      Atomics.store(h, at + T_HOST, 0);
       Atomics.store(h, at + T_STATE, TS_ALIVE);
       Atomics.add(h, HOT_LIVE_THREADS, 1);
       return at;
@@ -105,9 +113,24 @@ export class ThreadTable {
     return -1;
   }
 
-  /** Records that `tid` uses this region (idempotent). */
-  register(tid: number): void {
-    this.slot(tid, true);
+  /**
+   * Records that `tid` uses this region (idempotent), with the runtime's id for the thread
+   * (`hostId`, -1 for none), stored before the thread can run anything that a watcher must undo.
+   */
+  register(tid: number, hostId = -1): void {
+    const at = this.slot(tid, true);
+    if (hostId >= 0) Atomics.store(this.h, at + T_HOST, hostId + 1);
+  }
+
+  /** The live threads of this region that run on the runtime thread `hostId` (scans every record). */
+  threadsOfHost(hostId: number): number[] {
+    const out: number[] = [];
+    for (let n = 0; n < this.count; n++) {
+      const at = this.t0 + n * THREAD_WORDS;
+      const k = Atomics.load(this.h, at + T_KEY);
+      if (k !== 0 && Atomics.load(this.h, at + T_HOST) === hostId + 1 && Atomics.load(this.h, at + T_STATE) === TS_ALIVE) out.push(k - 1);
+    }
+    return out;
   }
 
   /** Whether `tid` is known to have died. One load when nobody in the region ever died. */

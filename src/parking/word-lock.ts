@@ -10,18 +10,26 @@
  *
  * Critical sections under it are a few dozen instructions and never call user code that could
  * block, so sleeping is rare; when it happens it is on the word itself (these are the only
- * `Atomics.wait`s on a shared word outside waiter records).
+ * `Atomics.wait`s on a shared word outside waiter records). A thread that may not block (a
+ * browser's main thread) never sleeps here: it keeps spinning until the holder, which is inside a
+ * few dozen instructions, lets go.
  */
 
+import { CAN_BLOCK, pause } from '../platform/host.ts';
+
 const SPINS = 40;
-const hasPause = typeof (Atomics as { pause?: unknown }).pause === 'function';
 
 export function wordLock(h: Int32Array, i: number): void {
   // Acquire edge: the CAS reads the previous holder's unlock store, so its writes are visible.
   if (Atomics.compareExchange(h, i, 0, 1) === 0) return;
   for (let n = 0; n < SPINS; n++) {
-    if (hasPause) Atomics.pause(n);
+    pause(n);
     if (Atomics.load(h, i) === 0 && Atomics.compareExchange(h, i, 0, 1) === 0) return;
+  }
+  if (!CAN_BLOCK) {
+    // Still marks the word contended, so the holder's unlock notifies any blocking sleeper.
+    for (let n = 0; Atomics.exchange(h, i, 2) !== 0; n++) pause(n & 63);
+    return;
   }
   // Mark contended and sleep until an unlock wakes us.
   while (Atomics.exchange(h, i, 2) !== 0) Atomics.wait(h, i, 2);

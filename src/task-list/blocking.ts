@@ -34,12 +34,6 @@ export const POP_WAITER = 1;
 /** Unit added to the waiter word by a producer waiting for a free cell. */
 export const PUSH_WAITER = 1 << 16;
 
-/** `Atomics.pause` where the engine has it (V8 ≥ 13.3), else a no-op. */
-export const pause: (n?: number) => void =
-  typeof (Atomics as { pause?: (n?: number) => void }).pause === 'function'
-    ? (Atomics as unknown as { pause: (n?: number) => void }).pause
-    : () => {};
-
 /** Retries of the non-blocking operation (with a pause between) before a thread parks. */
 export const SPIN_TRIES = 16;
 

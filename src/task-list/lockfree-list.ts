@@ -55,7 +55,6 @@
  * `size` is the reservation count: exact when no operation is in progress.
  */
 
-import { threadId } from 'node:worker_threads';
 import type { SharedRegion } from '../parking/region.ts';
 import { decodeTicket, encodeTicket, fullError, H_CAPACITY, H_TAG, HEADER_WORDS, type TaskListCore, type Ticket } from './ticket.ts';
 
@@ -87,7 +86,7 @@ export class LockFreeList implements TaskListCore {
     this.capacity = Atomics.load(this.i32, this.base + H_CAPACITY);
     this.tag = Atomics.load(this.i32, this.base + H_TAG);
     // Fibonacci hash of the thread id spreads threads' cursors over the table.
-    this.cursor = Math.floor(((Math.imul(threadId + 1, 0x9e3779b1) >>> 0) / 2 ** 32) * this.capacity);
+    this.cursor = Math.floor(((Math.imul(region.threadId, 0x9e3779b1) >>> 0) / 2 ** 32) * this.capacity);
   }
 
   insert(value: number): Ticket {

@@ -21,14 +21,15 @@
  * `size` is approximate: claimed pushes minus claimed pops, exact only when the queue is quiet.
  */
 
-import { nowMs } from '../parking/clock.ts';
+import { nowMs } from '../platform/clock.ts';
 import type { ParkingLot } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason } from '../lock/common.ts';
 import {
-  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
+  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
 } from './blocking.ts';
+import { pause } from '../platform/host.ts';
 import {
   checkRingCapacity, R_CAPACITY, R_WAITERS, ringBytes, ringInit, ringLooksEmpty, ringLooksFull,
   ringSize, ringTryPop, ringTryPopBatch, ringTryPush, ringTryPushBatch,

@@ -51,7 +51,6 @@
  * per-shard counters: exact when no operation is in progress.
  */
 
-import { threadId } from 'node:worker_threads';
 import type { SharedRegion } from '../parking/region.ts';
 import { LINE, ringBytes, ringInit, ringTryPop, ringTryPush } from './ring.ts';
 import {
@@ -118,6 +117,8 @@ export class ShardedList implements TaskListCore {
   private readonly ringWords: number;
   /** This object's shard, or -1 before its first insert. */
   private mine = -1;
+  /** This thread's id in the region (marks the shard it owns; never 0). */
+  private readonly tid: number;
   /** Int32 index of this object's shard owner line / inbox / node array (valid when mine ≥ 0). */
   private sb = 0;
   private inbox = 0;
@@ -128,6 +129,7 @@ export class ShardedList implements TaskListCore {
     const i32 = region.i32;
     this.i32 = i32;
     this.base = offset >> 2;
+    this.tid = region.threadId;
     this.capacity = Atomics.load(i32, this.base + H_CAPACITY);
     this.tag = Atomics.load(i32, this.base + H_TAG);
     this.shards = Atomics.load(i32, this.base + H_SHARDS);
@@ -144,12 +146,12 @@ export class ShardedList implements TaskListCore {
 
   /** Claims a shard for this object (first insert). */
   private claim(): void {
-    const start = threadId % this.shards;
+    const start = this.tid % this.shards;
     for (let k = 0; k < this.shards; k++) {
       const s = (start + k) % this.shards;
       // SC CAS: exactly one object owns a shard. Its later plain writes to the shard are ordered
       // for other readers by the Atomics stores that publish them (see the file comment).
-      if (Atomics.compareExchange(this.i32, this.shardBase(s) + O_OWNER, 0, threadId + 1) === 0) {
+      if (Atomics.compareExchange(this.i32, this.shardBase(s) + O_OWNER, 0, this.tid) === 0) {
         this.mine = s;
         this.sb = this.shardBase(s);
         this.inbox = this.sb + LINE;

@@ -37,14 +37,15 @@
  * and async forms park on the ParkingLot exactly as MpmcQueue does (blocking.ts).
  */
 
-import { nowMs } from '../parking/clock.ts';
+import { nowMs } from '../platform/clock.ts';
 import type { ParkingLot } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason } from '../lock/common.ts';
 import {
-  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, pause, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
+  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
 } from './blocking.ts';
+import { pause } from '../platform/host.ts';
 import { checkRingCapacity, LINE } from './ring.ts';
 import type { QueueWaitOptions } from './mpmc-queue.ts';
 

@@ -7,7 +7,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { threadId } from 'node:worker_threads';
 import { MAX_PERMITS, Semaphore } from '../../src/lock/semaphore.ts';
 import { MAX_COUNT, WaitGroup } from '../../src/lock/waitgroup.ts';
 import { Barrier, MAX_PARTIES } from '../../src/lock/barrier.ts';
@@ -496,7 +495,7 @@ describe('fuzz: Condvar', () => {
             else expect(res.ok ? 'resolved' : res.error.constructor).toBe(TimeoutError);
             if (!res.ok && ok && target !== 'mine') expect(res.error).toBeInstanceOf(TypeError);
           }
-          expect(m.owner).toBe(held ? threadId : -1);
+          expect(m.owner).toBe(held ? m.region.threadId : -1);
           expect(cv.waiters).toBe(0);
         }
         if (held) m.unlock();

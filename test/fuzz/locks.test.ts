@@ -6,7 +6,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { threadId } from 'node:worker_threads';
 import { Mutex } from '../../src/lock/mutex.ts';
 import { RwLock } from '../../src/lock/rwlock.ts';
 import type { SharedRegion } from '../../src/parking/region.ts';
@@ -26,7 +25,7 @@ interface MutexReal { r: SharedRegion; m: Mutex }
 
 function checkMutex(model: MutexModel, real: MutexReal): void {
   expect(real.m.isLocked).toBe(model.held);
-  expect(real.m.owner).toBe(model.held ? threadId : -1);
+  expect(real.m.owner).toBe(model.held ? real.r.threadId : -1);
   expect(real.m.isInconsistent).toBe(false);
   expect(real.m.isNotRecoverable).toBe(false);
 }
@@ -105,7 +104,7 @@ class MWithLock implements fc.Command<MutexModel, MutexReal> {
     const boom = new Error('boom');
     try {
       real.m.withLock(() => {
-        expect(real.m.owner).toBe(threadId);
+        expect(real.m.owner).toBe(real.r.threadId);
         if (this.throws) throw boom;
       });
       expect(this.throws).toBe(false);
@@ -149,7 +148,7 @@ function checkRw(model: RwModel, real: RwReal): void {
   expect(l.isWriteLocked).toBe(model.write);
   expect(l.readers).toBe(model.reads + (model.upg ? 1 : 0));
   expect(l.isLocked).toBe(model.write || model.upg || model.reads > 0);
-  expect(l.owner).toBe(model.write || model.upg ? threadId : -1);
+  expect(l.owner).toBe(model.write || model.upg ? real.r.threadId : -1);
 }
 
 type RwOp =
@@ -275,13 +274,13 @@ describe('fuzz: Mutex', () => {
         }
         const res = await attemptAsync(() => m.lockAsync(opts as object), ['Mutex', 'stop', 'abort'], ANY_ERROR);
         if (res.ok) {
-          expect(m.owner).toBe(threadId);
+          expect(m.owner).toBe(r.threadId);
           if (!heldBefore) m.unlock();
         } else {
           // Without the lock: TimeoutError only when it was held (we waited); a validation error otherwise.
           if (res.error instanceof TimeoutError) expect(heldBefore).toBe(true);
         }
-        expect(m.owner).toBe(heldBefore ? threadId : -1);
+        expect(m.owner).toBe(heldBefore ? r.threadId : -1);
         if (heldBefore) m.unlock();
         expect(m.tryLock()).toBe(true);
         m.unlock();
