@@ -21,15 +21,9 @@
  * `size` is approximate: claimed pushes minus claimed pops, exact only when the queue is quiet.
  */
 
-import { nowMs } from '../platform/clock.ts';
-import type { ParkingLot } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
-import { TimeoutError } from '../errors.ts';
-import { abortReason } from '../lock/common.ts';
-import {
-  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
-} from './blocking.ts';
-import { pause } from '../platform/host.ts';
+import { checkBatchRange, checkFastPath, checkInt32, checkPopBatch } from './blocking.ts';
+import { BlockingQueue } from './blocking-queue.ts';
 import {
   checkRingCapacity, R_CAPACITY, R_WAITERS, ringBytes, ringInit, ringLooksEmpty, ringLooksFull,
   ringSize, ringTryPop, ringTryPopBatch, ringTryPush, ringTryPushBatch,
@@ -41,9 +35,10 @@ export interface MpmcQueueOptions {
   /** Number of cells: a power of two from 1 to 2^28. */
   capacity: number;
   /**
-   * Blocking and async pops/pushes try the non-blocking operation before going to the parking
-   * lot (default `true`). `false` always goes through the lot first (whose validate returns at
-   * once when an item is there): the "always park" baseline of claim L2, for benchmarks.
+   * Blocking and async pops/pushes first try the non-blocking operation and retry it a few times
+   * before sleeping (default `true`). With `false` they go to the parking lot at once, which
+   * returns immediately when an item (or a free cell) is there: a little slower when the queue
+   * is busy, but a waiting thread never spins.
    */
   fastPath?: boolean;
 }
@@ -52,53 +47,44 @@ export interface MpmcQueueHandle extends PrimitiveHandle {
   readonly kind: 'MpmcQueue';
 }
 
-export interface QueueWaitOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
+export type { QueueWaitOptions } from './blocking-queue.ts';
+
+/** Where a queue's block is: allocated for a new queue, or found from a handle. */
+function place(opts: MpmcQueueOptions, attach: { region: SharedRegion; offset: number } | undefined): { region: SharedRegion; offset: number; capacity: number } {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('new MpmcQueue(opts): opts must be an object');
+  if (attach !== undefined) {
+    // The header was written before the handle was posted (the post orders it).
+    const capacity = Atomics.load(attach.region.i32, (attach.offset >> 2) + R_CAPACITY);
+    checkRingCapacity(capacity, 'MpmcQueue.from: stored capacity (corrupt queue)');
+    return { ...attach, capacity };
+  }
+  const capacity = checkRingCapacity(opts.capacity, 'MpmcQueue option `capacity`');
+  const region = opts.region ?? SharedRegion.default();
+  if (!(region instanceof SharedRegion)) throw new TypeError('new MpmcQueue: `region` must be a SharedRegion');
+  const offset = region.alloc('MpmcQueue', ringBytes(capacity), 128);
+  ringInit(region.i32, offset >> 2, capacity);
+  return { region, offset, capacity };
 }
 
-export class MpmcQueue {
+export class MpmcQueue extends BlockingQueue {
+  protected readonly name = 'MpmcQueue';
   readonly region: SharedRegion;
   /** Byte offset of the queue's block in the region. */
   readonly offset: number;
   /** Number of cells (the most values the queue holds). */
   readonly capacity: number;
-  private readonly i32: Int32Array;
   private readonly base: number;
   private readonly mask: number;
-  private readonly lot: ParkingLot;
-  private readonly waitIdx: number;
-  /** Parking key of consumers waiting for an item (the waiter word's byte offset). */
-  private readonly keyNotEmpty: number;
-  /** Parking key of producers waiting for room (the word after the waiter word). */
-  private readonly keyNotFull: number;
-  private readonly fastPath: boolean;
   private cachedHandle: MpmcQueueHandle | undefined;
 
   constructor(opts: MpmcQueueOptions, attach?: { region: SharedRegion; offset: number }) {
-    if (opts === null || typeof opts !== 'object') throw new TypeError('new MpmcQueue(opts): opts must be an object');
-    if (attach !== undefined) {
-      this.region = attach.region;
-      this.offset = attach.offset;
-      // The header was written before the handle was posted (the post orders it).
-      this.capacity = Atomics.load(this.region.i32, (attach.offset >> 2) + R_CAPACITY);
-      checkRingCapacity(this.capacity, 'MpmcQueue.from: stored capacity (corrupt queue)');
-    } else {
-      this.capacity = checkRingCapacity(opts.capacity, 'MpmcQueue option `capacity`');
-      const region = opts.region ?? SharedRegion.default();
-      if (!(region instanceof SharedRegion)) throw new TypeError('new MpmcQueue: `region` must be a SharedRegion');
-      this.region = region;
-      this.offset = region.alloc('MpmcQueue', ringBytes(this.capacity), 128);
-      ringInit(region.i32, this.offset >> 2, this.capacity);
-    }
-    this.i32 = this.region.i32;
+    const at = place(opts, attach);
+    super(at.region, (at.offset >> 2) + R_WAITERS, checkFastPath('MpmcQueue', opts.fastPath));
+    this.region = at.region;
+    this.offset = at.offset;
+    this.capacity = at.capacity;
     this.base = this.offset >> 2;
     this.mask = this.capacity - 1;
-    this.lot = this.region.lot;
-    this.waitIdx = this.base + R_WAITERS;
-    this.keyNotEmpty = this.offset + R_WAITERS * 4;
-    this.keyNotFull = this.keyNotEmpty + 4;
-    this.fastPath = checkFastPath('MpmcQueue', opts.fastPath);
   }
 
   /** Attaches to a queue from its handle (e.g. received from another thread). */
@@ -157,129 +143,24 @@ export class MpmcQueue {
     return n;
   }
 
-  // ---------------------------------------------------------------- blocking
-
-  /** Appends `value`, blocking this thread (spin, then park) while the queue is full. */
-  push(value: number): void {
-    checkInt32('MpmcQueue.push', value);
-    if (this.fastPath && ringTryPush(this.i32, this.base, this.mask, value)) {
-      this.afterPush();
-      return;
-    }
-    this.pushSlow(value, Infinity);
-  }
-
-  /** Removes the oldest value, blocking this thread (spin, then park) while the queue is empty. */
-  pop(): number {
-    if (this.fastPath) {
-      const v = ringTryPop(this.i32, this.base, this.mask);
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-    }
-    return this.popSlow(Infinity) as number;
-  }
-
-  /** Waits at most `ms` for room. Returns whether `value` was pushed. */
-  tryPushFor(value: number, ms: number): boolean {
-    checkInt32('MpmcQueue.tryPushFor', value);
-    return this.pushSlow(value, checkMs('MpmcQueue.tryPushFor', ms));
-  }
-
-  /** Waits at most `ms` for a value. Returns it, or `undefined` on timeout. */
-  tryPopFor(ms: number): number | undefined {
-    return this.popSlow(checkMs('MpmcQueue.tryPopFor', ms));
-  }
-
-  // ---------------------------------------------------------------- async
-
-  /**
-   * Removes the oldest value without blocking the event loop. Rejects with `TimeoutError` after
-   * `timeoutMs`, or with the signal's reason when aborted (no value is consumed then).
-   */
-  async popAsync(opts: QueueWaitOptions = {}): Promise<number> {
-    const { timeout, signal } = checkWaitOptions('MpmcQueue.popAsync', opts);
-    if (this.fastPath) {
-      const v = ringTryPop(this.i32, this.base, this.mask);
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-    }
-    const deadline = nowMs() + timeout;
-    for (;;) {
-      if (signal?.aborted) throw abortReason(signal);
-      const r = await parkCountedAsync(
-        this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, deadline - nowMs(), signal,
-      );
-      const v = ringTryPop(this.i32, this.base, this.mask);
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-      if (r.result === 'aborted') throw abortReason(signal!);
-      if (r.result === 'timedOut' || nowMs() >= deadline) {
-        throw new TimeoutError(`MpmcQueue.popAsync: no value within ${timeout} ms`);
-      }
-    }
-  }
-
-  /** Appends `value` without blocking the event loop; rejects like {@link popAsync}. */
-  async pushAsync(value: number, opts: QueueWaitOptions = {}): Promise<void> {
-    checkInt32('MpmcQueue.pushAsync', value);
-    const { timeout, signal } = checkWaitOptions('MpmcQueue.pushAsync', opts);
-    if (this.fastPath && ringTryPush(this.i32, this.base, this.mask, value)) {
-      this.afterPush();
-      return;
-    }
-    const deadline = nowMs() + timeout;
-    for (;;) {
-      if (signal?.aborted) throw abortReason(signal);
-      const r = await parkCountedAsync(
-        this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, deadline - nowMs(), signal,
-      );
-      if (ringTryPush(this.i32, this.base, this.mask, value)) {
-        this.afterPush();
-        return;
-      }
-      if (r.result === 'aborted') throw abortReason(signal!);
-      if (r.result === 'timedOut' || nowMs() >= deadline) {
-        throw new TimeoutError(`MpmcQueue.pushAsync: no room within ${timeout} ms`);
-      }
-    }
-  }
-
-  /**
-   * Async iteration: yields values as they arrive, forever, until `signal` aborts (then the
-   * loop ends without consuming anything more). Uses the try-then-park fast path.
-   */
-  async *values(opts: { signal?: AbortSignal } = {}): AsyncGenerator<number, void, undefined> {
-    const { signal } = opts;
-    for (;;) {
-      let v: number;
-      try {
-        v = await this.popAsync({ signal });
-      } catch (e) {
-        if (signal?.aborted) return;
-        throw e;
-      }
-      yield v;
-    }
-  }
-
   // ---------------------------------------------------------------- internals
 
-  /** Validate for parked consumers (runs under the bucket lock). */
-  private readonly looksEmpty = (): boolean => ringLooksEmpty(this.i32, this.base, this.mask);
-  /** Validate for parked producers (runs under the bucket lock). */
-  private readonly looksFull = (): boolean => ringLooksFull(this.i32, this.base, this.mask);
+  protected rawPush(value: number): boolean {
+    return ringTryPush(this.i32, this.base, this.mask, value);
+  }
+
+  protected rawPop(): number | undefined {
+    return ringTryPop(this.i32, this.base, this.mask);
+  }
+
+  protected readonly looksEmpty = (): boolean => ringLooksEmpty(this.i32, this.base, this.mask);
+  protected readonly looksFull = (): boolean => ringLooksFull(this.i32, this.base, this.mask);
 
   /**
    * After a successful push of `n` values: wake consumers if any sleep (one per value), and chain
    * a wake to another producer if room is left (see blocking.ts).
    */
-  private afterPush(n = 1): void {
+  protected afterPush(n = 1): void {
     // Reads the waiters' increments (SC); ordered after our seq store(s) by program order.
     const w = Atomics.load(this.i32, this.waitIdx);
     if (w === 0) return;
@@ -288,56 +169,10 @@ export class MpmcQueue {
   }
 
   /** After a successful pop of `n` values: the mirror image of {@link afterPush}. */
-  private afterPop(n = 1): void {
+  protected afterPop(n = 1): void {
     const w = Atomics.load(this.i32, this.waitIdx);
     if (w === 0) return;
     for (let k = Math.min(n, w >>> 16); k > 0; k--) this.lot.unparkOne(this.keyNotFull);
     if ((w & 0xffff) !== 0 && !ringLooksEmpty(this.i32, this.base, this.mask)) this.lot.unparkOne(this.keyNotEmpty);
-  }
-
-  private popSlow(timeoutMs: number): number | undefined {
-    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
-    for (;;) {
-      if (this.fastPath) {
-        for (let i = 0; i < SPIN_TRIES; i++) {
-          pause(1 << Math.min(i, 4));
-          const v = ringTryPop(this.i32, this.base, this.mask);
-          if (v !== undefined) {
-            this.afterPop();
-            return v;
-          }
-        }
-      }
-      const left = deadline - nowMs();
-      const r = parkCounted(this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, left < 0 ? 0 : left);
-      const v = ringTryPop(this.i32, this.base, this.mask);
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-      if (r.result === 'timedOut' || nowMs() >= deadline) return undefined;
-    }
-  }
-
-  private pushSlow(value: number, timeoutMs: number): boolean {
-    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
-    for (;;) {
-      if (this.fastPath) {
-        for (let i = 0; i < SPIN_TRIES; i++) {
-          if (i > 0) pause(1 << Math.min(i, 4));
-          if (ringTryPush(this.i32, this.base, this.mask, value)) {
-            this.afterPush();
-            return true;
-          }
-        }
-      }
-      const left = deadline - nowMs();
-      const r = parkCounted(this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, left < 0 ? 0 : left);
-      if (ringTryPush(this.i32, this.base, this.mask, value)) {
-        this.afterPush();
-        return true;
-      }
-      if (r.result === 'timedOut' || nowMs() >= deadline) return false;
-    }
   }
 }

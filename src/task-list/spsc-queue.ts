@@ -37,17 +37,10 @@
  * and async forms park on the ParkingLot exactly as MpmcQueue does (blocking.ts).
  */
 
-import { nowMs } from '../platform/clock.ts';
-import type { ParkingLot } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
-import { TimeoutError } from '../errors.ts';
-import { abortReason } from '../lock/common.ts';
-import {
-  checkBatchRange, checkFastPath, checkInt32, checkMs, checkPopBatch, checkWaitOptions, parkCounted, parkCountedAsync, POP_WAITER, PUSH_WAITER, SPIN_TRIES,
-} from './blocking.ts';
-import { pause } from '../platform/host.ts';
+import { checkBatchRange, checkFastPath, checkInt32, checkPopBatch } from './blocking.ts';
+import { BlockingQueue } from './blocking-queue.ts';
 import { checkRingCapacity, LINE } from './ring.ts';
-import type { QueueWaitOptions } from './mpmc-queue.ts';
 
 const S_CAPACITY = 0;
 const S_WRITE = LINE;
@@ -60,7 +53,7 @@ export interface SpscQueueOptions {
   region?: SharedRegion;
   /** Number of slots: a power of two from 1 to 2^28. */
   capacity: number;
-  /** As MpmcQueueOptions.fastPath (benchmark switch for claim L2). Default `true`. */
+  /** As MpmcQueueOptions.fastPath: try the ring (and retry briefly) before sleeping. Default `true`. */
   fastPath?: boolean;
 }
 
@@ -68,18 +61,30 @@ export interface SpscQueueHandle extends PrimitiveHandle {
   readonly kind: 'SpscQueue';
 }
 
-export class SpscQueue {
+/** Where a queue's block is: allocated for a new queue, or found from a handle. */
+function place(opts: SpscQueueOptions, attach: { region: SharedRegion; offset: number } | undefined): { region: SharedRegion; offset: number; capacity: number } {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('new SpscQueue(opts): opts must be an object');
+  if (attach !== undefined) {
+    const capacity = Atomics.load(attach.region.i32, (attach.offset >> 2) + S_CAPACITY);
+    checkRingCapacity(capacity, 'SpscQueue.from: stored capacity (corrupt queue)');
+    return { ...attach, capacity };
+  }
+  const capacity = checkRingCapacity(opts.capacity, 'SpscQueue option `capacity`');
+  const region = opts.region ?? SharedRegion.default();
+  if (!(region instanceof SharedRegion)) throw new TypeError('new SpscQueue: `region` must be a SharedRegion');
+  const offset = region.alloc('SpscQueue', (S_DATA + capacity) * 4, 128);
+  // Published to other threads with the handle (postMessage orders it).
+  Atomics.store(region.i32, (offset >> 2) + S_CAPACITY, capacity);
+  return { region, offset, capacity };
+}
+
+export class SpscQueue extends BlockingQueue {
+  protected readonly name = 'SpscQueue';
   readonly region: SharedRegion;
   readonly offset: number;
   readonly capacity: number;
-  private readonly i32: Int32Array;
   private readonly base: number;
   private readonly mask: number;
-  private readonly lot: ParkingLot;
-  private readonly waitIdx: number;
-  private readonly keyNotEmpty: number;
-  private readonly keyNotFull: number;
-  private readonly fastPath: boolean;
   /** Producer's cached copy of the read index (never ahead of the real one). */
   private readCache: number;
   /** Consumer's cached copy of the write index (never ahead of the real one). */
@@ -87,29 +92,13 @@ export class SpscQueue {
   private cachedHandle: SpscQueueHandle | undefined;
 
   constructor(opts: SpscQueueOptions, attach?: { region: SharedRegion; offset: number }) {
-    if (opts === null || typeof opts !== 'object') throw new TypeError('new SpscQueue(opts): opts must be an object');
-    if (attach !== undefined) {
-      this.region = attach.region;
-      this.offset = attach.offset;
-      this.capacity = Atomics.load(this.region.i32, (attach.offset >> 2) + S_CAPACITY);
-      checkRingCapacity(this.capacity, 'SpscQueue.from: stored capacity (corrupt queue)');
-    } else {
-      this.capacity = checkRingCapacity(opts.capacity, 'SpscQueue option `capacity`');
-      const region = opts.region ?? SharedRegion.default();
-      if (!(region instanceof SharedRegion)) throw new TypeError('new SpscQueue: `region` must be a SharedRegion');
-      this.region = region;
-      this.offset = region.alloc('SpscQueue', (S_DATA + this.capacity) * 4, 128);
-      // Published to other threads with the handle (postMessage orders it).
-      Atomics.store(region.i32, (this.offset >> 2) + S_CAPACITY, this.capacity);
-    }
-    this.i32 = this.region.i32;
+    const at = place(opts, attach);
+    super(at.region, (at.offset >> 2) + S_WAITERS, checkFastPath('SpscQueue', opts.fastPath));
+    this.region = at.region;
+    this.offset = at.offset;
+    this.capacity = at.capacity;
     this.base = this.offset >> 2;
     this.mask = this.capacity - 1;
-    this.lot = this.region.lot;
-    this.waitIdx = this.base + S_WAITERS;
-    this.keyNotEmpty = this.offset + S_WAITERS * 4;
-    this.keyNotFull = this.keyNotEmpty + 4;
-    this.fastPath = checkFastPath('SpscQueue', opts.fastPath);
     this.readCache = Atomics.load(this.i32, this.base + S_READ);
     this.writeCache = Atomics.load(this.i32, this.base + S_WRITE);
   }
@@ -191,93 +180,9 @@ export class SpscQueue {
     return n;
   }
 
-  // ---------------------------------------------------------------- blocking
-
-  /** Producer only. Appends `value`, blocking while the ring is full. */
-  push(value: number): void {
-    checkInt32('SpscQueue.push', value);
-    if (this.fastPath && this.rawPush(value)) {
-      this.afterPush();
-      return;
-    }
-    this.pushSlow(value, Infinity);
-  }
-
-  /** Consumer only. Removes the oldest value, blocking while the ring is empty. */
-  pop(): number {
-    if (this.fastPath) {
-      const v = this.rawPop();
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-    }
-    return this.popSlow(Infinity) as number;
-  }
-
-  tryPushFor(value: number, ms: number): boolean {
-    checkInt32('SpscQueue.tryPushFor', value);
-    return this.pushSlow(value, checkMs('SpscQueue.tryPushFor', ms));
-  }
-
-  tryPopFor(ms: number): number | undefined {
-    return this.popSlow(checkMs('SpscQueue.tryPopFor', ms));
-  }
-
-  // ---------------------------------------------------------------- async
-
-  /** Consumer only. As MpmcQueue.popAsync. */
-  async popAsync(opts: QueueWaitOptions = {}): Promise<number> {
-    const { timeout, signal } = checkWaitOptions('SpscQueue.popAsync', opts);
-    if (this.fastPath) {
-      const v = this.rawPop();
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-    }
-    const deadline = nowMs() + timeout;
-    for (;;) {
-      if (signal?.aborted) throw abortReason(signal);
-      const r = await parkCountedAsync(
-        this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, deadline - nowMs(), signal,
-      );
-      const v = this.rawPop();
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-      if (r.result === 'aborted') throw abortReason(signal!);
-      if (r.result === 'timedOut' || nowMs() >= deadline) throw new TimeoutError(`SpscQueue.popAsync: no value within ${timeout} ms`);
-    }
-  }
-
-  /** Producer only. As MpmcQueue.pushAsync. */
-  async pushAsync(value: number, opts: QueueWaitOptions = {}): Promise<void> {
-    checkInt32('SpscQueue.pushAsync', value);
-    const { timeout, signal } = checkWaitOptions('SpscQueue.pushAsync', opts);
-    if (this.fastPath && this.rawPush(value)) {
-      this.afterPush();
-      return;
-    }
-    const deadline = nowMs() + timeout;
-    for (;;) {
-      if (signal?.aborted) throw abortReason(signal);
-      const r = await parkCountedAsync(
-        this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, deadline - nowMs(), signal,
-      );
-      if (this.rawPush(value)) {
-        this.afterPush();
-        return;
-      }
-      if (r.result === 'aborted') throw abortReason(signal!);
-      if (r.result === 'timedOut' || nowMs() >= deadline) throw new TimeoutError(`SpscQueue.pushAsync: no room within ${timeout} ms`);
-    }
-  }
-
   // ---------------------------------------------------------------- internals
 
-  private rawPush(value: number): boolean {
+  protected rawPush(value: number): boolean {
     const i32 = this.i32;
     const w = i32[this.base + S_WRITE]!; // plain: only the producer writes it
     if (((w - this.readCache) | 0) >= this.capacity) {
@@ -291,7 +196,7 @@ export class SpscQueue {
     return true;
   }
 
-  private rawPop(): number | undefined {
+  protected rawPop(): number | undefined {
     const i32 = this.i32;
     const r = i32[this.base + S_READ]!; // plain: only the consumer writes it
     if (((this.writeCache - r) | 0) <= 0) {
@@ -305,12 +210,12 @@ export class SpscQueue {
     return v;
   }
 
-  private readonly looksEmpty = (): boolean =>
+  protected readonly looksEmpty = (): boolean =>
     Atomics.load(this.i32, this.base + S_WRITE) === Atomics.load(this.i32, this.base + S_READ);
-  private readonly looksFull = (): boolean =>
+  protected readonly looksFull = (): boolean =>
     ((Atomics.load(this.i32, this.base + S_WRITE) - Atomics.load(this.i32, this.base + S_READ)) | 0) >= this.capacity;
 
-  private afterPush(n = 1): void {
+  protected afterPush(n = 1): void {
     // One SC load of the waiter word after the publishing store (see blocking.ts).
     const w = Atomics.load(this.i32, this.waitIdx);
     if (w === 0) return;
@@ -319,56 +224,10 @@ export class SpscQueue {
     if (w >>> 16 !== 0 && n > 0 && !this.looksFull()) this.lot.unparkOne(this.keyNotFull);
   }
 
-  private afterPop(n = 1): void {
+  protected afterPop(n = 1): void {
     const w = Atomics.load(this.i32, this.waitIdx);
     if (w === 0) return;
     if (w >>> 16 !== 0) this.lot.unparkOne(this.keyNotFull);
     if ((w & 0xffff) !== 0 && n > 0 && !this.looksEmpty()) this.lot.unparkOne(this.keyNotEmpty);
-  }
-
-  private popSlow(timeoutMs: number): number | undefined {
-    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
-    for (;;) {
-      if (this.fastPath) {
-        for (let i = 0; i < SPIN_TRIES; i++) {
-          pause(1 << Math.min(i, 4));
-          const v = this.rawPop();
-          if (v !== undefined) {
-            this.afterPop();
-            return v;
-          }
-        }
-      }
-      const left = deadline - nowMs();
-      const r = parkCounted(this.lot, this.i32, this.waitIdx, POP_WAITER, this.keyNotEmpty, this.looksEmpty, left < 0 ? 0 : left);
-      const v = this.rawPop();
-      if (v !== undefined) {
-        this.afterPop();
-        return v;
-      }
-      if (r.result === 'timedOut' || nowMs() >= deadline) return undefined;
-    }
-  }
-
-  private pushSlow(value: number, timeoutMs: number): boolean {
-    const deadline = timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
-    for (;;) {
-      if (this.fastPath) {
-        for (let i = 0; i < SPIN_TRIES; i++) {
-          if (i > 0) pause(1 << Math.min(i, 4));
-          if (this.rawPush(value)) {
-            this.afterPush();
-            return true;
-          }
-        }
-      }
-      const left = deadline - nowMs();
-      const r = parkCounted(this.lot, this.i32, this.waitIdx, PUSH_WAITER, this.keyNotFull, this.looksFull, left < 0 ? 0 : left);
-      if (this.rawPush(value)) {
-        this.afterPush();
-        return true;
-      }
-      if (r.result === 'timedOut' || nowMs() >= deadline) return false;
-    }
   }
 }

@@ -3,9 +3,9 @@
  * all tasks. `insert(value)` registers an Int32 (e.g. a task slot id) and returns a ticket;
  * `remove(ticket)` unregisters it, from any thread; `forEach` / iteration enumerates entries.
  *
- * Three implementations behind one interface, chosen by `impl`, so the bench compares them on
- * equal terms (claim C5):
- * - `'locked'` (locked-list.ts): one doubly linked list under one parklot Mutex, the baseline;
+ * Three implementations behind one interface, chosen by `impl`:
+ * - `'locked'` (locked-list.ts): one doubly linked list under one parklot Mutex — the simplest,
+ *   with exact snapshots and an exact `size`, but every operation takes the lock;
  * - `'lockfree'` (lockfree-list.ts, default): a lock-free slot table;
  * - `'sharded'` (sharded-list.ts): per-thread owned lists, remote removal via an MPSC inbox.
  *
@@ -46,7 +46,12 @@ export interface TaskListOptions {
   region?: SharedRegion;
   /** Most entries live at once (1 … 2^21). For 'sharded' it is split evenly over the shards. */
   capacity: number;
-  /** Implementation: 'locked' | 'lockfree' (default) | 'sharded'. */
+  /**
+   * Implementation. `'lockfree'` (default): no lock, scales with threads, weakly consistent
+   * iteration. `'locked'`: one Mutex around a linked list; exact snapshots and size, slower under
+   * contention. `'sharded'`: each inserting object owns a shard (fastest inserts and local
+   * removes; removes from other threads go through an inbox), capacity split over the shards.
+   */
   impl?: TaskListImpl;
   /** 'sharded' only: number of shards = most TaskList objects that insert (default 16, max 1024). */
   shards?: number;
