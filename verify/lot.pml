@@ -2,21 +2,21 @@
  * Shared-memory parking lot (src/parking/lot.ts), the part every lock model uses.
  *
  * Abstractions (see README.md):
- * - One bucket: every key hashes to the same bucket (bucketOf, lot.ts:173). That is the
- *   most-contended case of the real table; the requeue re-lock loop (lockRecordBucket,
- *   lot.ts:187) then always succeeds first time and is not modelled.
+ * - One bucket: every key hashes to the same bucket (lot.ts bucketOf()). That is the
+ *   most-contended case of the real table; the requeue re-lock loop (lot.ts
+ *   lockRecordBucket()) then always succeeds first time and is not modelled.
  * - The bucket word lock (word-lock.ts) is an atomic test-and-set `bl`: only its mutual exclusion
  *   matters to the protocols above it.
- * - One waiter record per process (region.allocWaiter/freeWaiter are not modelled). A record is
+ * - One waiter record per process (waiters.ts alloc/free are not modelled). A record is
  *   re-used by its own process only, so a late notify from an old unpark reaches the process's
  *   next park, as a real late notify reaches a record's next owner (a spurious wake).
  * - Time is gone: a timeout or abort is a nondeterministic event, limited to TMO per process.
  *
  * Model state        TypeScript
- *   bl               bucket BKT_LOCK word (lockBucket / unlockBucket, lot.ts:178-184)
- *   q[], qn          bucket FIFO BKT_HEAD/BKT_TAIL + WTR_NEXT links (append lot.ts:215, unlink :225)
+ *   bl               bucket BKT_LOCK word (lot.ts lockBucket() / unlockBucket())
+ *   q[], qn          bucket FIFO BKT_HEAD/BKT_TAIL + WTR_NEXT links (lot.ts append(), unlink())
  *   wkey[p]          WTR_KEY
- *   wst[p]           WTR_STATE: W_QUEUED / W_DEQUEUED (grant lot.ts:259, removeQueued :245)
+ *   wst[p]           WTR_STATE: W_QUEUED / W_DEQUEUED (lot.ts grant(), removeQueued())
  *   slot[p]          WTR_SLOT: S_WAITING 0 / S_UNPARKED 1 / S_SLEEPING 2
  *   asleep[p]        the thread is blocked in Atomics.wait on its slot (cleared by notify)
  *   ptok[p], utok[p] WTR_PARK_TOKEN / WTR_UNPARK_TOKEN
@@ -66,7 +66,7 @@ inline qRemoveAt() {
   q[qn] = 0
 }
 
-/* lmore = some queued record has key k (anyWith, lot.ts:234). */
+/* lmore = some queued record has key k (lot.ts anyWith()). */
 inline qAnyWith(k) {
   lmore = 0;
   lj = 0;
@@ -97,7 +97,7 @@ inline qFirstRec(p) {
   skip
 }
 
-/* wake(), lot.ts:265: exchange the slot to UNPARKED, notify only a sleeper. Bucket lock released. */
+/* lot.ts wake(): exchange the slot to UNPARKED, notify only a sleeper. Bucket lock released. */
 inline wake(w) {
   atomic { lold = slot[w]; slot[w] = S_UNPARKED };
 #ifndef MUT_NO_NOTIFY
@@ -121,17 +121,17 @@ inline waitSlot(p, timed) {
 }
 
 /*
- * park(key, validate, opts), lot.ts:333 (+ enqueue :275, cancel :311).
+ * lot.ts park(key, validate, opts) (+ enqueue(), cancel()).
  * res: R_UNPARKED (token in utok[p]), R_INVALID, R_TIMEDOUT. `timed`: may time out / abort.
  */
 inline park(p, K, PT, vk, timed, res) {
-  atomic {                                          /* enqueue: lock, validate (:281), queue, unlock */
+  atomic {                                          /* enqueue: lock, validate, queue, unlock */
     bl == 0 ->
     VALIDATE(p, vk, lok);
     if
     :: !lok -> res = R_INVALID
     :: else ->
-      slot[p] = S_WAITING; wkey[p] = K; ptok[p] = PT; utok[p] = 0; wst[p] = W_QUEUED;   /* :293-303 */
+      slot[p] = S_WAITING; wkey[p] = K; ptok[p] = PT; utok[p] = 0; wst[p] = W_QUEUED;   /* enqueue's record stores */
       q[qn] = p; qn++; inpark[p] = 1; res = 0
     fi
   };
@@ -140,7 +140,7 @@ inline park(p, K, PT, vk, timed, res) {
   :: else ->
     BEFORE_SLEEP(p, vk);
     do
-    :: atomic {                                     /* CAS(slot, WAITING, SLEEPING) :344 */
+    :: atomic {                                     /* park(): CAS(slot, WAITING, SLEEPING) */
          if
          :: slot[p] == S_UNPARKED -> res = R_UNPARKED
          :: slot[p] == S_WAITING -> slot[p] = S_SLEEPING; res = 0
@@ -152,7 +152,7 @@ inline park(p, K, PT, vk, timed, res) {
        :: else
        fi;
        if
-       :: timed && tmo[p] < TMO ->                  /* left <= 0 :347: cancel() :311 */
+       :: timed && tmo[p] < TMO ->                  /* park(): left <= 0: cancel() */
           tmo[p]++;
           atomic {                                   /* cancel: lock, check, remove, timedOut, unlock */
             bl == 0 ->
@@ -167,8 +167,8 @@ inline park(p, K, PT, vk, timed, res) {
             res = R_TIMEDOUT
 #else
             if
-            :: wst[p] != W_QUEUED -> res = 0        /* already dequeued: consume the unpark (:360) */
-            :: else ->                              /* removeQueued :245 + timedOut :322 */
+            :: wst[p] != W_QUEUED -> res = 0        /* already dequeued: consume the unpark (cancel()) */
+            :: else ->                              /* removeQueued() + the timedOut callback */
                qFirstRec(p); qRemoveAt(); wst[p] = W_DEQUEUED; qAnyWith(wkey[p]); ltimed = !lmore;
                TIMEDOUT_CB(p, vk, ltimed);
                res = R_TIMEDOUT
@@ -193,7 +193,7 @@ inline park(p, K, PT, vk, timed, res) {
              od;
              break
           fi
-       :: else -> waitSlot(p, timed)                 /* Atomics.wait :365 */
+       :: else -> waitSlot(p, timed)                 /* park(): Atomics.wait */
        fi
     od;
     skip;
@@ -202,7 +202,7 @@ inline park(p, K, PT, vk, timed, res) {
   lok = 0
 }
 
-/* unparkOne(key, callback), lot.ts:466. UNPARK_CB(p, ck, w, lmore, tok) is the caller's callback. */
+/* lot.ts unparkOne(key, callback). UNPARK_CB(p, ck, w, lmore, tok) is the caller's callback. */
 inline unparkOne(p, K, ck) {
   atomic {                                           /* lock, dequeue, callback, grant, unlock */
     bl == 0 ->
@@ -214,7 +214,7 @@ inline unparkOne(p, K, ck) {
     li = 0; lj = 0;
     UNPARK_CB(p, ck, lw, lmore, ltok);
     if
-    :: lw != NONE -> utok[lw] = ltok; wst[lw] = W_DEQUEUED   /* grant :259 */
+    :: lw != NONE -> utok[lw] = ltok; wst[lw] = W_DEQUEUED   /* grant() */
     :: else
     fi
   };

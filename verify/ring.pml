@@ -1,5 +1,5 @@
 /*
- * Vyukov bounded MPMC ring: src/task-list/ring.ts (the core of MpmcQueue, mpmc-queue.ts:123-135).
+ * Vyukov bounded MPMC ring: src/task-list/ring.ts (the core of MpmcQueue's tryPush/tryPop).
  *
  * Model state        TypeScript (ring.ts)
  *   enq, deq         R_ENQ / R_DEQ counters (free-running; here small enough never to wrap)
@@ -7,11 +7,11 @@
  *   CAP              capacity (a power of two; 2 by default, -DCAP=1 checks the doubled encoding)
  *
  * Steps (each shared access is one Promela step, JS Atomics are sequentially consistent):
- *   ringTryPush  ring.ts:97   load enq; load seq; dif = seq - 2pos; ==0: CAS enq pos->pos+1, plain
+ *   ringTryPush (ring.ts) load enq; load seq; dif = seq - 2pos; ==0: CAS enq pos->pos+1, plain
  *                             store of the value, store seq = 2pos+1; <0: full (false); >0: reload enq
- *   ringTryPop   ring.ts:126  load deq; load seq; dif = seq - (2pos+1); ==0: CAS deq, plain read of
+ *   ringTryPop  (ring.ts) load deq; load seq; dif = seq - (2pos+1); ==0: CAS deq, plain read of
  *                             the value, store seq = 2(pos+CAP); <0: empty (undefined); >0: reload deq
- *   ringInit     ring.ts:84   seq[i] = 2i
+ *   ringInit    (ring.ts) seq[i] = 2i
  * Producers retry tryPush until it succeeds (as push() does after parking; the parking-lot wait of
  * blocking.ts is not modelled here), consumers retry tryPop until all values are taken.
  *
