@@ -7,7 +7,7 @@
  *
  * The repository's `docs/` folder explains how the pieces work (start at `docs/README.md`).
  *
- * @packageDocumentation
+ * @module parklot
  */
 export { SharedRegion, resolveHandle, onOwnerDeath } from './parking/region.ts';
 export type { OwnerDeathHandler } from './parking/region.ts';
@@ -38,4 +38,5 @@ export type {
   TaskListOptions, TaskListHandle, TaskListImpl, Ticket,
   MpmcQueueOptions, MpmcQueueHandle, QueueWaitOptions, SpscQueueOptions, SpscQueueHandle,
 } from './task-list/index.ts';
+export type { WaitAsyncOptions } from './lock/common.ts';
 export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';
