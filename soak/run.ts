@@ -12,9 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import {
-  Barrier, Condvar, MpmcQueue, Mutex, Once, QueueFullError, RwLock, Semaphore, SharedRegion, TaskList, WaitGroup,
-  WorkerExitError, WorkerPool,
+  Barrier, Condvar, MpmcQueue, Mutex, Once, RwLock, Semaphore, SharedRegion, TaskList, WaitGroup,
 } from '../src/index.ts';
+import { QueueFullError, WorkerExitError, WorkerPool } from '../src/pool/index.ts';
 import { R_WAITERS } from '../src/task-list/ring.ts';
 import * as S from './shared.ts';
 import { mulberry32 } from '../bench/lib/stats.ts';

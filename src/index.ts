@@ -1,6 +1,13 @@
 /**
- * parklot: concurrency primitives for worker threads on SharedArrayBuffer + Atomics.
- * See README.md for the tour and ../shared/design for the design notes.
+ * parklot: concurrency primitives for threads that share a `SharedArrayBuffer`.
+ *
+ * This is the package's main entry (`import … from 'parklot'`): the shared region and its
+ * parking lot, the lock family, the queues and the task list, their errors and the shared
+ * clock. The worker pools live in a separate entry, `parklot/pool`.
+ *
+ * The repository's `docs/` folder explains how the pieces work (start at `docs/README.md`).
+ *
+ * @module parklot
  */
 export { SharedRegion, resolveHandle, onOwnerDeath } from './parking/region.ts';
 export type { OwnerDeathHandler } from './parking/region.ts';
@@ -31,10 +38,5 @@ export type {
   TaskListOptions, TaskListHandle, TaskListImpl, Ticket,
   MpmcQueueOptions, MpmcQueueHandle, QueueWaitOptions, SpscQueueOptions, SpscQueueHandle,
 } from './task-list/index.ts';
-export { WorkerPool, FuturePool, DEFAULT_TIERS, ready, pending, unwrap, popReady, ReadyCache } from './pool/index.ts';
-export type {
-  WorkerPoolOptions, RunOptions, PoolStats, WorkerStats, FuturePoolOptions, FuturePoolHandle, FuturePoolCache, TierSpec,
-  Ready, Pending, MaybeReady, TryPopAsync, Transport,
-} from './pool/index.ts';
-export { WorkerExitError, WorkerStartError, QueueFullError, PoolClosedError } from './pool/index.ts';
+export type { WaitAsyncOptions } from './lock/common.ts';
 export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';

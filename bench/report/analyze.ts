@@ -1,7 +1,7 @@
 // Statistics for the report, all through bench/lib/stats.ts: per comparison the ratio of
 // medians (candidate/baseline) with a seeded 95 % bootstrap CI and a Mann–Whitney U p; per
 // claim the geometric mean of its primary comparisons' ratios with a joint (stratified)
-// bootstrap CI, and the claims.md verdict on that CI.
+// bootstrap CI, and the verdict on that CI by the rules in bench/claims.md.
 //
 // Invariants: same data → same numbers (every bootstrap is seeded from the comparison's
 // identity); a comparison without samples on both sides is reported as missing, never

@@ -1,4 +1,4 @@
-// The claims of design/claims.md as data for the report: what each proposes, the source's
+// The claims listed in bench/claims.md, as data for the report: what each proposes, the source's
 // claimed effect as a range on a "benefit" scale (> 1 means the proposal is better, whatever the
 // metric's direction), and which of the suites' comparisons measure it (primary: they decide
 // the verdict; secondary: shown in the claim's section for context). C13 is `n/a`.
@@ -72,7 +72,7 @@ export const CLAIMS: ClaimDef[] = [
     suite: 'family',
     primary: tagIs('C3-cv', 'C3-barrier', 'C3-barrier-spin', 'C3-cv-wakes', 'C3-barrier-wakes', 'C3-barrier-spin-wakes'),
     secondary: tagIs('C3-cv-waits', 'C3-cv-woken', 'C3-barrier-parks'),
-    setup: 'Two settings from the lock-family bench. Condvar producer/consumer with notifyAll per item: parklot requeue (one wake per unlock) vs wake-every-waiter. Barrier: a futex barrier that wakes all parties with one Atomics.notify (batched) vs parklot\'s per-waiter wake, with and without spinning. claims.md\'s metric is wake calls and throughput, so both decide the verdict (pooled on the benefit scale): wake calls are every Atomics.notify the workers make during the measured run (mutex, condvar and parking lot alike), counted by wrapping Atomics.notify in the bench workers, per item (condvar) or per generation (barrier); throughput is items/s or generations/s. Threads woken (the notify return values summed), wait() calls and parks are context. Data files older than the counters carry only the throughput rows.',
+    setup: 'Two settings from the lock-family bench. Condvar producer/consumer with notifyAll per item: parklot requeue (one wake per unlock) vs wake-every-waiter. Barrier: a futex barrier that wakes all parties with one Atomics.notify (batched) vs parklot\'s per-waiter wake, with and without spinning. The claim\'s metric is wake calls and throughput, so both decide the verdict (pooled on the benefit scale): wake calls are every Atomics.notify the workers make during the measured run (mutex, condvar and parking lot alike), counted by wrapping Atomics.notify in the bench workers, per item (condvar) or per generation (barrier); throughput is items/s or generations/s. Threads woken (the notify return values summed), wait() calls and parks are context. Data files older than the counters carry only the throughput rows.',
   },
   {
     id: 'C4',

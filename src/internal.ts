@@ -1,0 +1,10 @@
+/**
+ * Switches for the repository's own bench and tests (`parklot/internal`): they turn individual
+ * optimizations off so a measurement can compare a variant with and without them. This entry
+ * is not part of the public API: it is not documented for users, and what it exports may change
+ * in any release.
+ *
+ * Nothing is exported yet; the tuning modules of the lock family and the pool are re-exported
+ * here once they exist.
+ */
+export {};
