@@ -76,11 +76,11 @@ describe('FuturePool', () => {
   }
 
   it("a nearly full central list under concurrent pushes and pops is not mistaken for a corrupt one (cache 'shared')", async () => {
-    // Stress for a bug the full pool bench found (claim L5, 3 of 9 processes): a failed push onto the
+    // Stress for a bug the full pool bench found (3 of 9 processes): a failed push onto the
     // central ring was taken for "the list already holds the whole tier" from one racy size
     // snapshot, and free() threw. This test did not reproduce it within its budget (the bench's
     // 2-thread loop hit it about once per 6 s); it guards the same pattern at a larger scale.
-    const fp = FuturePool.create({ cache: 'shared' }); // the default tiers, as in the L5 bench
+    const fp = FuturePool.create({ cache: 'shared' }); // the default tiers, as in that bench
     const res = await runWorkers<{ clashes: number; misses: number }>('pool-future-worker.ts', 3, (i) => ({ handle: fp.handle, id: i + 1, rounds: LONG ? 400_000 : 100_000, cache: 'shared', hold: 8, bytes: [16, 900] }), 120_000);
     for (const r of res) expect(r.clashes).toBe(0);
     expect(fp.freeCount()).toBe(fp.slotCount);
@@ -199,7 +199,7 @@ describe('Codec: values round-trip like structuredClone', () => {
   });
 });
 
-describe('ready fast path (L1)', () => {
+describe('ready fast path', () => {
   it('popReady returns the value synchronously when the queue has one, else a Promise', async () => {
     const q = new MpmcQueue({ capacity: 8 });
     q.tryPush(5);

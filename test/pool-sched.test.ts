@@ -156,13 +156,13 @@ describe('WorkerPool work stealing', () => {
     expect(on.stolen).toBeGreaterThan(0);
     // Every short task a thief could see finished before the long one. The worker that took the
     // long task may already hold up to batch − 1 = 15 short tasks in its batch, invisible to
-    // thieves (CI once saw exactly 45 of 60), so the bound is 60 − 15; the baseline traps ~30.
+    // thieves (CI once saw exactly 45 of 60), so the bound is 60 − 15; without stealing ~30 stay trapped.
     expect(on.shortBeforeLong).toBeGreaterThanOrEqual(45);
     // The thief ran the long task's neighbours: one worker did at least the 45 stealable ones.
     expect(Math.max(...on.perWorker)).toBeGreaterThanOrEqual(45);
   });
 
-  it('without stealing the tasks behind the long one wait for it (the baseline)', async () => {
+  it('without stealing the tasks behind the long one wait for it', async () => {
     const off = await skewed(false);
     expect(off.stolen).toBe(0);
     expect(off.shortBeforeLong).toBeLessThan(45); // ~30 short tasks were stuck behind it

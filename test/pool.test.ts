@@ -29,7 +29,7 @@ describe('WorkerPool: results match their tasks', () => {
     ['5 workers, batch 16, stealing', { threads: 5, batch: 16, stealing: true }],
     ['8 workers, batch 1', { threads: 8, batch: 1 }],
     ['3 workers, message transport', { threads: 3, transport: 'message' }],
-    ["4 workers, completionPoll 'signalled' (L6)", { threads: 4, completionPoll: 'signalled' }],
+    ["4 workers, completionPoll 'signalled'", { threads: 4, completionPoll: 'signalled' }],
   ];
   for (const [label, opts] of variants) {
     it(`${N} tasks with random sync/async delays, ${label}`, async () => {
@@ -389,7 +389,7 @@ describe('WorkerPool: backpressure, close and destroy', () => {
   });
 });
 
-describe("WorkerPool completionPoll 'signalled' (claim L6: poll only the source that signalled)", () => {
+describe("WorkerPool completionPoll 'signalled' (look only at the rings whose workers signalled)", () => {
   it('drains only the rings that signalled: far fewer empty polls than scanning every ring, same results', async () => {
     const emptyPolls = async (completionPoll: 'all' | 'signalled'): Promise<{ empty: number; total: number }> => {
       const p = pool({ threads: 8, completionPoll, mainSpinUs: 0 });

@@ -24,7 +24,9 @@
  *   and only then refills from the central list. flush() closes the lists (CLOSED: later remote
  *   frees of its slots go to the freeing thread's cache instead), returns them and releases the id.
  *   A slot allocated by a thread without an id (cache 'shared') has no owner: its free is local.
- * - `cache: 'shared'` (the L5 baseline): every alloc and free is one operation on the central list.
+ * - `cache: 'shared'`: every alloc and free is one operation on the central list. No slot is ever
+ *   held in a thread's cache, so a thread that dies (or is terminated) strands none; the pool's
+ *   workers use it for that reason.
  *
  * Invariants: a slot index is in exactly one place at a time: a central list, one thread's cache,
  * one owner's remote-free list, or in use by exactly one holder (who alone may free it). Each slot's

@@ -1,7 +1,7 @@
 /**
  * Shared-memory layout of a WorkerPool: the control block, the per-task slot header, and the
  * encodings of task entries and task state words. Everything here is read by both the main thread
- * (worker-pool.ts) and the workers (worker-runtime.ts), so the two agree on one definition.
+ * (worker-pool.ts, main/) and the workers (worker-runtime.ts, worker/), so the two agree on one definition.
  *
  * Task entry (the Int32 that travels through the submission and completion rings):
  *   bits 0..15  slot index (≤ 65535 slots per pool)
@@ -94,7 +94,7 @@ export const C_MAIN = LINE;
 /** Set to 1 when the pool shuts down (workers leave their loop). */
 export const C_SHUTDOWN = 2 * LINE;
 /**
- * Completion signal bits (completionPoll 'signalled', claim L6): bit w of word C_SIGNAL + (w >> 5)
+ * Completion signal bits (completionPoll 'signalled'): bit w of word C_SIGNAL + (w >> 5)
  * is set (Atomics.or) by worker w after it pushed onto its completion ring; the main thread takes
  * the set with Atomics.exchange(word, 0) and drains only those rings. Four lines: 4096 bits.
  */

@@ -1,5 +1,5 @@
 /**
- * What the main thread (worker-pool.ts) and a pool worker (worker-runtime.ts) tell each other
+ * What the main thread (worker-pool.ts and main/) and a pool worker (worker-runtime.ts and worker/) tell each other
  * outside shared memory: the startup data and the control messages.
  */
 
@@ -27,7 +27,7 @@ export interface WorkerInit {
    * This worker index's reserved result slots, one per tier above the smallest (−1: none), for
    * results that do not fit the argument's slot. Word H_ARG_LEN of a reserved slot's header is its
    * busy flag: the worker stores 1 after writing a result there (before DONE); the main thread
-   * stores 0 after reading it. Workers never allocate from the FuturePool (see worker-pool.ts).
+   * stores 0 after reading it. Workers never allocate from the FuturePool (see main/sab-transport.ts, its reserves).
    */
   readonly reserve: readonly number[];
   /** Payloads always travel by message (slot pool 'none'). */
@@ -42,7 +42,7 @@ export interface WorkerInit {
   readonly stealing: boolean;
   readonly idleSpinUs: number;
   readonly idleWait: 'auto' | 'async' | 'sync';
-  /** 'signalled': after pushing completions, also set this worker's bit in the C_SIGNAL words (L6). */
+  /** 'signalled': after pushing completions, also set this worker's bit in the C_SIGNAL words. */
   readonly completionPoll: 'all' | 'signalled';
   /**
    * Message transport: byte offset of the claim words, one Int32 per task id. The main thread stores
@@ -53,7 +53,7 @@ export interface WorkerInit {
   readonly claims: number;
   /** Bidirectional payload channel (argument/result messages, read with receiveMessageOnPort). */
   readonly port: MessagePort;
-  /** The user's `workerData` option, visible to the task file as `workerData.data`… see worker-runtime. */
+  /** The user's `workerData` option, visible to the task file as `workerData.data`. */
   readonly data: unknown;
 }
 

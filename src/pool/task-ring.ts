@@ -37,7 +37,7 @@
  * Progress: push is wait-free; a take retries only when another consumer's CAS succeeded (so some
  * consumer always makes progress: lock-free). A consumer that dies between reading and its CAS
  * leaves the ring untouched; one that dies after its CAS owns entries nobody else will see, which
- * the pool detects through the task's state word (see worker-pool.ts, "recovery").
+ * the pool detects through the task's state word (see main/sab-transport.ts, "Recovery").
  */
 
 /** Int32 words per 128-byte line. */
