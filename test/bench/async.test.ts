@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LostUpdateError, runAsyncContended, type AsyncRun } from '../bench/locks/async-harness.ts';
-import { setupAsyncLock, type AsyncLockName } from '../bench/locks/async-locks.ts';
-import { asyncSuite } from '../bench/locks/async-suite.ts';
-import { summarizeAsync, type AsyncRawProcess } from '../bench/locks/async-run.ts';
-import type { AsyncChildResult } from '../bench/locks/async-child.ts';
+import { LostUpdateError, runAsyncContended, type AsyncRun } from '../../bench/locks/async-harness.ts';
+import { setupAsyncLock, type AsyncLockName } from '../../bench/locks/async-locks.ts';
+import { asyncSuite } from '../../bench/locks/async-suite.ts';
+import { summarizeAsync, type AsyncRawProcess } from '../../bench/locks/async-run.ts';
+import type { AsyncChildResult } from '../../bench/locks/async-child.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function tinyRun(lock: AsyncLockName, syncWorkers = 0): Promise<AsyncRun[]> {
   const { runs } = await runAsyncContended({

@@ -3,12 +3,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { processMetrics } from '../bench/locks/summary.ts';
-import type { ChildResult, ContendedRunScalars } from '../bench/locks/child.ts';
-import { loadDataDir } from '../bench/report/load.ts';
-import { LogHistogram } from '../bench/lib/histogram.ts';
+import { processMetrics } from '../../bench/locks/summary.ts';
+import type { ChildResult, ContendedRunScalars } from '../../bench/locks/child.ts';
+import { loadDataDir } from '../../bench/report/load.ts';
+import { LogHistogram } from '../../bench/lib/histogram.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function run(ops: number, extra: Partial<ContendedRunScalars>): ContendedRunScalars {
   return {

@@ -2,7 +2,7 @@
 // boundaries by hand, quantile error bound (≤ 1/64 of the value above 32 ns), merge and
 // JSON round trip.
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, bucketOf, bucketRange, LogHistogram } from '../bench/lib/histogram.ts';
+import { BUCKETS, bucketOf, bucketRange, LogHistogram } from '../../bench/lib/histogram.ts';
 
 describe('LogHistogram', () => {
   it('places values in the hand-computed buckets', () => {

@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { locksSuite } from '../bench/locks/suite.ts';
-import { asyncSuite } from '../bench/locks/async-suite.ts';
-import { scenarioNames as familyNames } from '../bench/family/suite.ts';
-import { canonicalId, scenarios as taskListScenarios } from '../bench/task-list/scenarios.ts';
+import { locksSuite } from '../../bench/locks/suite.ts';
+import { asyncSuite } from '../../bench/locks/async-suite.ts';
+import { scenarioNames as familyNames } from '../../bench/family/suite.ts';
+import { canonicalId, scenarios as taskListScenarios } from '../../bench/task-list/scenarios.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const README = readFileSync(path.join(ROOT, 'bench', 'README.md'), 'utf8');
 
 /** `a/{x,y}/b:{1,2}` → the four names it abbreviates. */

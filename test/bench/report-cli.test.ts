@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'bench', 'cli.ts');
 const run = promisify(execFile);
 
@@ -93,7 +93,7 @@ describe('parklot CLI end to end', () => {
   it('names the async suite in the help and plans it for the report\'s quick path', async () => {
     const help = await run(process.execPath, [CLI, 'bench', '--help'], { cwd: ROOT }).catch((e: { stderr: string }) => e);
     expect(help.stderr).toMatch(/suites: locks, async, family, task-list, pool/);
-    const { QUICK_REPORT_PLAN, suitesWithoutData } = await import('../bench/cli.ts');
+    const { QUICK_REPORT_PLAN, suitesWithoutData } = await import('../../bench/cli.ts');
     expect(QUICK_REPORT_PLAN.async).toEqual([['async']]);
     // async-locks-*.json files count as the async suite's data.
     const d = path.join(dir, 'async-data');

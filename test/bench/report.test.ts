@@ -10,19 +10,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeClaim, pooledGeomean, compare } from '../bench/report/analyze.ts';
-import { CLAIMS, type ClaimDef } from '../bench/report/claims.ts';
-import { selectNewest } from '../bench/report/load.ts';
-import type { Comparison, LoadedFile } from '../bench/report/model.ts';
-import { generateReport, judgeLoad, OTHER_CPU_LOADED, type ReportResult } from '../bench/report/report.ts';
-import { mulberry32 } from '../bench/lib/stats.ts';
-import { parsePidStat, parseProcStat, summarizeLoad, type CpuSnapshot, type LoadDuringRun } from '../bench/lib/load-monitor.ts';
-import { summarizeAsync, type AsyncRawProcess } from '../bench/locks/async-run.ts';
-import { asyncSuite } from '../bench/locks/async-suite.ts';
-import type { AsyncChildResult } from '../bench/locks/async-child.ts';
+import { analyzeClaim, pooledGeomean, compare } from '../../bench/report/analyze.ts';
+import { CLAIMS, type ClaimDef } from '../../bench/report/claims.ts';
+import { selectNewest } from '../../bench/report/load.ts';
+import type { Comparison, LoadedFile } from '../../bench/report/model.ts';
+import { generateReport, judgeLoad, OTHER_CPU_LOADED, type ReportResult } from '../../bench/report/report.ts';
+import { mulberry32 } from '../../bench/lib/stats.ts';
+import { parsePidStat, parseProcStat, summarizeLoad, type CpuSnapshot, type LoadDuringRun } from '../../bench/lib/load-monitor.ts';
+import { summarizeAsync, type AsyncRawProcess } from '../../bench/locks/async-run.ts';
+import { asyncSuite } from '../../bench/locks/async-suite.ts';
+import type { AsyncChildResult } from '../../bench/locks/async-child.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIXTURES = path.join(HERE, 'fixtures', 'report');
+const FIXTURES = path.join(HERE, '..', 'fixtures', 'report');
 
 /** n samples around `center` with ±`spread` relative uniform noise (seeded). */
 function samples(center: number, n: number, spread: number, seed: number): number[] {

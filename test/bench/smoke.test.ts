@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LostUpdateError, runContended } from '../bench/lib/harness.ts';
-import { setupVariant } from '../bench/locks/variants.ts';
+import { LostUpdateError, runContended } from '../../bench/lib/harness.ts';
+import { setupVariant } from '../../bench/locks/variants.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('lock bench harness', () => {
   it('runs a tiny contended scenario with the futex3 peer and accounts for every operation', async () => {

@@ -13,7 +13,7 @@ import {
   stabilityWarnings,
   stddev,
   verdict,
-} from '../bench/lib/stats.ts';
+} from '../../bench/lib/stats.ts';
 
 /** Normal variates by Box–Muller from a seeded mulberry32 stream. */
 function normals(seed: number, n: number, mu: number, sigma: number): number[] {

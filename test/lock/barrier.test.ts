@@ -4,11 +4,11 @@
  * timeouts withdraw the arrival; bad input is refused.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { Barrier, MAX_PARTIES } from '../src/lock/barrier.ts';
-import { WaitGroup } from '../src/lock/waitgroup.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { Barrier, MAX_PARTIES } from '../../src/lock/barrier.ts';
+import { WaitGroup } from '../../src/lock/waitgroup.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 function region(): SharedRegion {
   return SharedRegion.create({ bytes: 1 << 14, waiters: 256 });

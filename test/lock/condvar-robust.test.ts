@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
-import { SharedRegion } from '../src/parking/region.ts';
-import { OwnerDiedError } from '../src/errors.ts';
-import { Mutex } from '../src/lock/mutex.ts';
-import { Condvar } from '../src/lock/condvar.ts';
-import { sleep, startWorker } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { OwnerDiedError } from '../../src/errors.ts';
+import { Mutex } from '../../src/lock/mutex.ts';
+import { Condvar } from '../../src/lock/condvar.ts';
+import { sleep, startWorker } from '../helpers/spawn.ts';
 
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = performance.now() + ms;

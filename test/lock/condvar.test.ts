@@ -5,12 +5,12 @@
  * notifyOne, notifyAll, one shared condvar, timed waits, and an async consumer on the main thread.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { Mutex } from '../src/lock/mutex.ts';
-import { Condvar } from '../src/lock/condvar.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { nowMs } from '../../src/parking/clock.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { Mutex } from '../../src/lock/mutex.ts';
+import { Condvar } from '../../src/lock/condvar.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 function setup(): { r: SharedRegion; m: Mutex; a: Condvar; b: Condvar } {
   const r = SharedRegion.create({ bytes: 1 << 16, waiters: 256 });

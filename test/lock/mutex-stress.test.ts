@@ -5,8 +5,8 @@
  * More workers than the machine's cores throughout (8 on the 2-core CI machines).
  */
 import { describe, expect, it } from 'vitest';
-import { Mutex, SharedRegion, nowMs, type MutexOptions } from '../src/index.ts';
-import { runWorkers } from './helpers/spawn.ts';
+import { Mutex, SharedRegion, nowMs, type MutexOptions } from '../../src/index.ts';
+import { runWorkers } from '../helpers/spawn.ts';
 
 const WORKERS = 8;
 const ITERS = process.env.PARKLOT_LONG ? 200_000 : 20_000;

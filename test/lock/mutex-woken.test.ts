@@ -13,7 +13,7 @@
  * - an async waiter is barged until its deadline, then handed the lock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Mutex, SharedRegion } from '../src/index.ts';
+import { Mutex, SharedRegion } from '../../src/index.ts';
 
 const LOCKED = 1;
 const PARKED = 2;

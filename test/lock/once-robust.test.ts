@@ -3,10 +3,10 @@
  * back to "not run" and a waiting caller runs it. Would hang (time out) without the death handler.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
-import { Once } from '../src/lock/once.ts';
-import { runWorkers, sleep, startWorker } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { nowMs } from '../../src/parking/clock.ts';
+import { Once } from '../../src/lock/once.ts';
+import { runWorkers, sleep, startWorker } from '../helpers/spawn.ts';
 
 describe('Once: the runner dies', () => {
   it('a waiter runs the initializer after the runner is terminated mid-run', async () => {

@@ -4,11 +4,11 @@
  * forms while another thread runs it; recursion is refused instead of deadlocking.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { Once } from '../src/lock/once.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { nowMs } from '../../src/parking/clock.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { Once } from '../../src/lock/once.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 function setup(): { r: SharedRegion; once: Once; w: () => number } {
   const r = SharedRegion.create({ bytes: 1 << 12, waiters: 128 });

@@ -5,12 +5,12 @@
  * 'fair', and no PARKED bit or waiter record is left behind. More workers than cores throughout.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { RwLock, RW_PARKED, RW_WRITER, type RwLockPolicy } from '../src/lock/rwlock.ts';
-import { Mutex } from '../src/lock/mutex.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { nowMs } from '../../src/parking/clock.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { RwLock, RW_PARKED, RW_WRITER, type RwLockPolicy } from '../../src/lock/rwlock.ts';
+import { Mutex } from '../../src/lock/mutex.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 const POLICIES: RwLockPolicy[] = ['fair', 'readers', 'writers'];
 

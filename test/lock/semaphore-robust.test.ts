@@ -4,9 +4,9 @@
  * the others. Both would hang (time out) without the handler.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { Semaphore } from '../src/lock/semaphore.ts';
-import { sleep, startWorker } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { Semaphore } from '../../src/lock/semaphore.ts';
+import { sleep, startWorker } from '../helpers/spawn.ts';
 
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = performance.now() + ms;

@@ -5,12 +5,12 @@
  * no permits; async acquire from the main thread.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { nowMs } from '../src/parking/clock.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { Semaphore, MAX_PERMITS } from '../src/lock/semaphore.ts';
-import { Barrier } from '../src/lock/barrier.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { nowMs } from '../../src/parking/clock.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { Semaphore, MAX_PERMITS } from '../../src/lock/semaphore.ts';
+import { Barrier } from '../../src/lock/barrier.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 function region(): SharedRegion {
   return SharedRegion.create({ bytes: 1 << 14, waiters: 256 });

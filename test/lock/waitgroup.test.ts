@@ -4,10 +4,10 @@
  * below zero and bad add() throw and change nothing; timed and async waits time out and abort.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { TimeoutError } from '../src/errors.ts';
-import { WaitGroup, MAX_COUNT } from '../src/lock/waitgroup.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { TimeoutError } from '../../src/errors.ts';
+import { WaitGroup, MAX_COUNT } from '../../src/lock/waitgroup.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 function setup(): { r: SharedRegion; wg: WaitGroup; w: (n?: number) => number } {
   const r = SharedRegion.create({ bytes: 1 << 12, waiters: 128 });

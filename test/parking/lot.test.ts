@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { nowUs, SharedRegion, type ParkResult } from '../src/index.ts';
-import { runWorkers, sleep } from './helpers/spawn.ts';
+import { nowUs, SharedRegion, type ParkResult } from '../../src/index.ts';
+import { runWorkers, sleep } from '../helpers/spawn.ts';
 
 const yes = (): boolean => true;
 
@@ -244,7 +244,7 @@ describe('ParkingLot: async timeouts and aborts', () => {
   });
 
   it('a pending parkAsync keeps the event loop alive', async () => {
-    const script = fileURLToPath(new URL('./fixtures/lot-keepalive.ts', import.meta.url));
+    const script = fileURLToPath(new URL('../fixtures/lot-keepalive.ts', import.meta.url));
     const run = (mode: string, killAfterMs: number): Promise<{ out: string; killed: boolean }> =>
       new Promise((resolve) => {
         const child = execFile(process.execPath, [script, mode], { timeout: killAfterMs }, (err, stdout) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Mutex, SharedRegion, resolveHandle } from '../src/index.ts';
-import { runWorkers } from './helpers/spawn.ts';
+import { Mutex, SharedRegion, resolveHandle } from '../../src/index.ts';
+import { runWorkers } from '../helpers/spawn.ts';
 
 describe('SharedRegion: creation and options', () => {
   it('creates a region with the requested capacities', () => {

@@ -5,10 +5,10 @@
  * death takes down more than the tasks it had started.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerExitError, WorkerPool, type WorkerPoolOptions } from '../src/pool/index.ts';
-import { LONG } from './support/workers.ts';
+import { WorkerExitError, WorkerPool, type WorkerPoolOptions } from '../../src/pool/index.ts';
+import { LONG } from '../support/workers.ts';
 
-const TASKS = new URL('./fixtures/pool-tasks.ts', import.meta.url);
+const TASKS = new URL('../fixtures/pool-tasks.ts', import.meta.url);
 const open: WorkerPool[] = [];
 function pool(opts: Partial<WorkerPoolOptions>): WorkerPool {
   const p = new WorkerPool({ filename: TASKS, threads: 3, ...opts });

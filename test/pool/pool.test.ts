@@ -5,11 +5,11 @@
  * names breaks; none asserts speed (the CI machines have 2 shared cores).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PoolClosedError, QueueFullError, WorkerPool, WorkerStartError, type WorkerPoolOptions } from '../src/pool/index.ts';
-import { LONG, mulberry32 } from './support/workers.ts';
+import { PoolClosedError, QueueFullError, WorkerPool, WorkerStartError, type WorkerPoolOptions } from '../../src/pool/index.ts';
+import { LONG, mulberry32 } from '../support/workers.ts';
 
-const TASKS = new URL('./fixtures/pool-tasks.ts', import.meta.url);
-const ADD = new URL('./fixtures/pool-add.ts', import.meta.url);
+const TASKS = new URL('../fixtures/pool-tasks.ts', import.meta.url);
+const ADD = new URL('../fixtures/pool-add.ts', import.meta.url);
 
 const open: WorkerPool[] = [];
 function pool(opts: Partial<WorkerPoolOptions> = {}): WorkerPool {
@@ -196,7 +196,7 @@ describe('WorkerPool: errors and bad inputs are clear rejections, and the pool k
   it('a missing export names the export and what the file exports', async () => {
     const p = pool();
     await expect(p.run(1, { name: 'nope' })).rejects.toThrow(/no export named 'nope'.*exports: .*busy/);
-    const nd = new WorkerPool({ filename: new URL('./fixtures/pool-no-default.ts', import.meta.url), threads: 1 });
+    const nd = new WorkerPool({ filename: new URL('../fixtures/pool-no-default.ts', import.meta.url), threads: 1 });
     open.push(nd);
     await expect(nd.run(1)).rejects.toThrow(/no default export function \(it exports: onlyNamed\)/);
     await expect(nd.run(21, { name: 'onlyNamed' })).resolves.toBe(42);
@@ -214,7 +214,7 @@ describe('WorkerPool: errors and bad inputs are clear rejections, and the pool k
   it('a missing task file is refused at construction; a file that fails to load rejects with WorkerStartError', async () => {
     expect(() => new WorkerPool({ filename: '/nonexistent/parklot-task.ts' })).toThrow(/task file not found: \/nonexistent\/parklot-task\.ts/);
     expect(() => new WorkerPool({ filename: '' })).toThrow(TypeError);
-    const bad = new WorkerPool({ filename: new URL('./fixtures/pool-bad-top.ts', import.meta.url), threads: 2 });
+    const bad = new WorkerPool({ filename: new URL('../fixtures/pool-bad-top.ts', import.meta.url), threads: 2 });
     open.push(bad);
     const e = await bad.run(1).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(WorkerStartError);
@@ -348,7 +348,7 @@ describe('WorkerPool: backpressure, close and destroy', () => {
 
   it('an idle pool does not keep the process alive (no close() needed)', async () => {
     const { execFile } = await import('node:child_process');
-    const script = new URL('./fixtures/pool-exit-script.ts', import.meta.url);
+    const script = new URL('../fixtures/pool-exit-script.ts', import.meta.url);
     const t0 = performance.now();
     const out = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, [script.pathname], { timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));

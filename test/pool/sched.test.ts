@@ -5,10 +5,10 @@
  * from the algorithms, never speed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool, type WorkerPoolOptions } from '../src/pool/index.ts';
-import { TaskQueue, type Queueable } from '../src/pool/task-queue.ts';
+import { WorkerPool, type WorkerPoolOptions } from '../../src/pool/index.ts';
+import { TaskQueue, type Queueable } from '../../src/pool/task-queue.ts';
 
-const TASKS = new URL('./fixtures/pool-tasks.ts', import.meta.url);
+const TASKS = new URL('../fixtures/pool-tasks.ts', import.meta.url);
 const open: WorkerPool[] = [];
 function pool(opts: Partial<WorkerPoolOptions>): WorkerPool {
   const p = new WorkerPool({ filename: TASKS, threads: 1, ...opts });

@@ -1,7 +1,7 @@
 // The chaos soak's MpmcQueue check (soak/shared.ts qRecord): producers never run out of values,
 // and a duplicate or a lost value is still caught after the sequence wraps its residue window.
 import { describe, expect, it } from 'vitest';
-import * as S from '../soak/shared.ts';
+import * as S from '../../soak/shared.ts';
 
 function run(opts: { skip?: number; dup?: number; total: number }): string[] {
   const c = new Int32Array(new SharedArrayBuffer(4096 * 4));

@@ -11,7 +11,7 @@ import {
   type QueueOp,
   type QueueOutput,
   type RegistryOp,
-} from './support/lincheck.ts';
+} from './lincheck.ts';
 
 const push = (process: number, call: number, ret: number, value: number, ok = true): QueueOp => ({
   process,

@@ -1,14 +1,14 @@
 // Linearizability of MpmcQueue/SpscQueue from many small random multi-worker rounds, and proof
 // that the same harness catches an injected dequeue bug.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MpmcQueue } from '../src/task-list/mpmc-queue.ts';
-import { SpscQueue } from '../src/task-list/spsc-queue.ts';
-import { SharedRegion } from '../src/parking/region.ts';
-import { checkLinearizable, formatHistory, queueModel, type QueueOp } from './support/lincheck.ts';
-import { RoundPool, type RecordedOp } from './support/rounds.ts';
-import { LONG, mulberry32 } from './support/workers.ts';
+import { MpmcQueue } from '../../src/task-list/mpmc-queue.ts';
+import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { checkLinearizable, formatHistory, queueModel, type QueueOp } from '../support/lincheck.ts';
+import { RoundPool, type RecordedOp } from '../support/rounds.ts';
+import { LONG, mulberry32 } from '../support/workers.ts';
 
-const url = new URL('./fixtures/queue-lincheck.ts', import.meta.url);
+const url = new URL('../fixtures/queue-lincheck.ts', import.meta.url);
 const ROUNDS = LONG ? 20_000 : 1_500;
 
 function toHistory(ops: RecordedOp[]): QueueOp[] {

@@ -2,13 +2,13 @@
 // from many small random multi-worker rounds, and proof that the harness catches an injected
 // insert bug.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskList, type TaskListImpl } from '../src/task-list/task-list.ts';
-import { SharedRegion } from '../src/parking/region.ts';
-import { checkLinearizable, formatHistory, registryModel, type RegistryOp } from './support/lincheck.ts';
-import { RoundPool, type RecordedOp } from './support/rounds.ts';
-import { LONG, mulberry32 } from './support/workers.ts';
+import { TaskList, type TaskListImpl } from '../../src/task-list/task-list.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { checkLinearizable, formatHistory, registryModel, type RegistryOp } from '../support/lincheck.ts';
+import { RoundPool, type RecordedOp } from '../support/rounds.ts';
+import { LONG, mulberry32 } from '../support/workers.ts';
 
-const url = new URL('./fixtures/tasklist-lincheck.ts', import.meta.url);
+const url = new URL('../fixtures/tasklist-lincheck.ts', import.meta.url);
 const ROUNDS = LONG ? 10_000 : 1_000;
 
 function toHistory(ops: RecordedOp[]): RegistryOp[] {

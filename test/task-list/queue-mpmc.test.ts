@@ -1,11 +1,11 @@
 // Single-thread behaviour of MpmcQueue and SpscQueue: FIFO, capacity, wraparound, batches,
 // bad input, handles, timeouts and async waits on the main thread.
 import { describe, expect, it } from 'vitest';
-import { MpmcQueue } from '../src/task-list/mpmc-queue.ts';
-import { SpscQueue } from '../src/task-list/spsc-queue.ts';
-import { R_DEQ, R_ENQ, ringInit, ringTryPop, ringTryPush } from '../src/task-list/ring.ts';
-import { SharedRegion } from '../src/parking/region.ts';
-import { TimeoutError } from '../src/errors.ts';
+import { MpmcQueue } from '../../src/task-list/mpmc-queue.ts';
+import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
+import { R_DEQ, R_ENQ, ringInit, ringTryPop, ringTryPush } from '../../src/task-list/ring.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { TimeoutError } from '../../src/errors.ts';
 
 const region = SharedRegion.create({ bytes: 1 << 20 });
 

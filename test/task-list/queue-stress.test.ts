@@ -3,13 +3,13 @@
 // More workers than cores (2) throughout; long mode with PARKLOT_LONG=1.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { MpmcQueue } from '../src/task-list/mpmc-queue.ts';
-import { SpscQueue } from '../src/task-list/spsc-queue.ts';
-import { SharedRegion } from '../src/parking/region.ts';
-import { firstMessage, LONG } from './support/workers.ts';
-import type { StressData, StressResult } from './fixtures/queue-stress.ts';
+import { MpmcQueue } from '../../src/task-list/mpmc-queue.ts';
+import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { firstMessage, LONG } from '../support/workers.ts';
+import type { StressData, StressResult } from '../fixtures/queue-stress.ts';
 
-const url = new URL('./fixtures/queue-stress.ts', import.meta.url);
+const url = new URL('../fixtures/queue-stress.ts', import.meta.url);
 const STOP = -1;
 const SCALE = LONG ? 10 : 1;
 

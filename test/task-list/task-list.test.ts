@@ -2,14 +2,14 @@
 // one thread and from many workers, removal by a non-owner, capacity exhaustion, bad tickets.
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskList, type TaskListImpl } from '../src/task-list/task-list.ts';
-import { MpmcQueue } from '../src/task-list/mpmc-queue.ts';
-import { SharedRegion } from '../src/parking/region.ts';
-import { firstMessage, LONG } from './support/workers.ts';
-import type { TaskListCommand, TaskListReply } from './fixtures/tasklist-worker.ts';
+import { TaskList, type TaskListImpl } from '../../src/task-list/task-list.ts';
+import { MpmcQueue } from '../../src/task-list/mpmc-queue.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { firstMessage, LONG } from '../support/workers.ts';
+import type { TaskListCommand, TaskListReply } from '../fixtures/tasklist-worker.ts';
 
 const IMPLS: TaskListImpl[] = ['locked', 'lockfree', 'sharded'];
-const url = new URL('./fixtures/tasklist-worker.ts', import.meta.url);
+const url = new URL('../fixtures/tasklist-worker.ts', import.meta.url);
 const WORKERS = 4;
 
 /** Most entries one thread can insert into a list of `capacity` (per shard for 'sharded'). */
