@@ -8,7 +8,7 @@ import { SharedRegion } from '../../src/parking/region.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { Barrier, MAX_PARTIES } from '../../src/lock/barrier.ts';
 import { WaitGroup } from '../../src/lock/waitgroup.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 function region(): SharedRegion {
   return SharedRegion.create({ bytes: 1 << 14, waiters: 256 });

@@ -10,7 +10,7 @@ import { SharedRegion } from '../../src/parking/region.ts';
 import { OwnerDiedError } from '../../src/errors.ts';
 import { Mutex } from '../../src/lock/mutex.ts';
 import { Condvar } from '../../src/lock/condvar.ts';
-import { sleep, startWorker } from '../helpers/spawn.ts';
+import { sleep, startWorker } from '../support/workers.ts';
 
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = performance.now() + ms;

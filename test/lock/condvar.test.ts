@@ -10,7 +10,7 @@ import { nowMs } from '../../src/parking/clock.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { Mutex } from '../../src/lock/mutex.ts';
 import { Condvar } from '../../src/lock/condvar.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 function setup(): { r: SharedRegion; m: Mutex; a: Condvar; b: Condvar } {
   const r = SharedRegion.create({ bytes: 1 << 16, waiters: 256 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Mutex, SharedRegion, nowMs, type MutexOptions } from '../../src/index.ts';
-import { runWorkers } from '../helpers/spawn.ts';
+import { runWorkers } from '../support/workers.ts';
 
 const WORKERS = 8;
 const ITERS = process.env.PARKLOT_LONG ? 200_000 : 20_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Mutex, SharedRegion, TimeoutError } from '../../src/index.ts';
 import { PARKED } from '../../src/lock/mutex.ts';
-import { runWorkers, startWorker, sleep } from '../helpers/spawn.ts';
+import { runWorkers, startWorker, sleep } from '../support/workers.ts';
 
 const region = (): SharedRegion => SharedRegion.create({ bytes: 1024, waiters: 64 });
 const word = (m: Mutex): number => Atomics.load(m.region.i32, m.offset >> 2);

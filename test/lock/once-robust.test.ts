@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../../src/parking/region.ts';
 import { nowMs } from '../../src/parking/clock.ts';
 import { Once } from '../../src/lock/once.ts';
-import { runWorkers, sleep, startWorker } from '../helpers/spawn.ts';
+import { runWorkers, sleep, startWorker } from '../support/workers.ts';
 
 describe('Once: the runner dies', () => {
   it('a waiter runs the initializer after the runner is terminated mid-run', async () => {

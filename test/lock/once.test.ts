@@ -8,7 +8,7 @@ import { SharedRegion } from '../../src/parking/region.ts';
 import { nowMs } from '../../src/parking/clock.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { Once } from '../../src/lock/once.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 function setup(): { r: SharedRegion; once: Once; w: () => number } {
   const r = SharedRegion.create({ bytes: 1 << 12, waiters: 128 });

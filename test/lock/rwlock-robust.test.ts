@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Mutex, NotRecoverableError, OwnerDiedError, RwLock, SharedRegion, TimeoutError } from '../../src/index.ts';
 import { RW_PARKED } from '../../src/lock/rwlock.ts';
 import type { UnparkResult } from '../../src/parking/lot.ts';
-import { startWorker, sleep } from '../helpers/spawn.ts';
+import { startWorker, sleep } from '../support/workers.ts';
 
 const FX = 'rwlock-robust.ts';
 const state = (rw: RwLock): number => Atomics.load(rw.region.i32, rw.offset >> 2);

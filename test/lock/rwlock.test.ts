@@ -10,7 +10,7 @@ import { nowMs } from '../../src/parking/clock.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { RwLock, RW_PARKED, RW_WRITER, type RwLockPolicy } from '../../src/lock/rwlock.ts';
 import { Mutex } from '../../src/lock/mutex.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 const POLICIES: RwLockPolicy[] = ['fair', 'readers', 'writers'];
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../../src/parking/region.ts';
 import { Semaphore } from '../../src/lock/semaphore.ts';
-import { sleep, startWorker } from '../helpers/spawn.ts';
+import { sleep, startWorker } from '../support/workers.ts';
 
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = performance.now() + ms;

@@ -10,7 +10,7 @@ import { nowMs } from '../../src/parking/clock.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { Semaphore, MAX_PERMITS } from '../../src/lock/semaphore.ts';
 import { Barrier } from '../../src/lock/barrier.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 function region(): SharedRegion {
   return SharedRegion.create({ bytes: 1 << 14, waiters: 256 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SharedRegion } from '../../src/parking/region.ts';
 import { TimeoutError } from '../../src/errors.ts';
 import { WaitGroup, MAX_COUNT } from '../../src/lock/waitgroup.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 function setup(): { r: SharedRegion; wg: WaitGroup; w: (n?: number) => number } {
   const r = SharedRegion.create({ bytes: 1 << 12, waiters: 128 });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nowUs, SharedRegion, type ParkResult } from '../../src/index.ts';
-import { runWorkers, sleep } from '../helpers/spawn.ts';
+import { runWorkers, sleep } from '../support/workers.ts';
 
 const yes = (): boolean => true;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Mutex, SharedRegion, resolveHandle } from '../../src/index.ts';
-import { runWorkers } from '../helpers/spawn.ts';
+import { runWorkers } from '../support/workers.ts';
 
 describe('SharedRegion: creation and options', () => {
   it('creates a region with the requested capacities', () => {

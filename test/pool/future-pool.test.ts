@@ -9,8 +9,7 @@ import { FuturePool, DEFAULT_TIERS, popReady, ReadyCache, ready, pending, unwrap
 import { Codec, NO_ROOM } from '../../src/pool/codec.ts';
 import { HEADER_BYTES } from '../../src/pool/layout.ts';
 import { MpmcQueue, SharedRegion } from '../../src/index.ts';
-import { runWorkers } from '../helpers/spawn.ts';
-import { LONG, mulberry32 } from '../support/workers.ts';
+import { LONG, mulberry32, runWorkers } from '../support/workers.ts';
 
 describe('FuturePool', () => {
   it('picks the smallest fitting tier, falls back to larger ones, and reports exhaustion as -1', () => {

@@ -88,10 +88,6 @@ export function validTimeout(ms: unknown): ms is number {
 /** A thing that is not an options object. */
 export const notAnObject: fc.Arbitrary<unknown> = fc.constantFrom<unknown>(null, 0, 1, 'opts', true, 1n, Symbol('o'));
 
-export function sleepMs(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Every waiter record is back on the free stack (nobody parked, nothing leaked). */
 export function expectNoWaiters(r: SharedRegion): void {
   expect(r.freeWaiterCount()).toBe(r.waiterCount);
