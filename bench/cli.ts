@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableSuites, runSuites } from './run.ts';
+import { parseCli } from './lib/args.ts';
 import { generateReport } from './report/report.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,17 +75,11 @@ export function suitesWithoutData(dataDir: string, version: string, wanted: stri
 }
 
 async function report(argv: string[]): Promise<number> {
-  let run = true;
+  const { values: v } = parseCli(argv, { 'no-run': { type: 'boolean' }, data: { type: 'string' }, out: { type: 'string' } }, USAGE);
+  const run = v['no-run'] !== true;
   let suiteExit = 0; // a quick suite that failed makes the report command fail too, after writing
-  let dataDir = path.join(ROOT, 'reports', 'data');
-  let outFile = path.join(ROOT, 'reports', 'REPORT.md');
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--no-run') run = false;
-    else if (a === '--data') dataDir = path.resolve(argv[++i]);
-    else if (a === '--out') outFile = path.resolve(argv[++i]);
-    else throw new Error(`unknown option ${a}\n${USAGE}`);
-  }
+  const dataDir = v.data === undefined ? path.join(ROOT, 'reports', 'data') : path.resolve(v.data);
+  const outFile = v.out === undefined ? path.join(ROOT, 'reports', 'REPORT.md') : path.resolve(v.out);
   const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const avail = availableSuites();
   const missing = suitesWithoutData(dataDir, version, Object.keys(QUICK_REPORT_PLAN).filter((s) => avail.includes(s)));

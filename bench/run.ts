@@ -16,6 +16,7 @@
 // and makes the exit code non-zero; quick mode is labelled as such everywhere it is printed.
 
 import { envMeta } from './lib/meta.ts';
+import { LOCK_RUN_OPTIONS, parseCli, parseLockRunArgs, repsValue, runMode, type LockRunArgs } from './lib/args.ts';
 import { describeLoad, startLoadMonitor } from './lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -36,17 +37,6 @@ const ROOT = path.resolve(HERE, '..');
 const CHILD = path.join(HERE, 'locks', 'child.ts');
 const SUITES = ['locks'] as const;
 
-export interface CliOptions {
-  suites: string[];
-  mode: Mode;
-  filter?: string;
-  variants?: string[];
-  reps?: number;
-  out?: string;
-  seed: number;
-  list: boolean;
-}
-
 const USAGE = `usage: node bench/run.ts [locks|async|family|task-list|pool …] [--quick|--full] [--filter substr]
                          [--variants a,b] [--reps n] [--out file.json] [--seed n] [--list]
   suites      locks; async (async locks: lockAsync vs multithreading and Web Locks, ~40 s quick);
@@ -60,31 +50,12 @@ const USAGE = `usage: node bench/run.ts [locks|async|family|task-list|pool …] 
   --seed n    bootstrap seed (locks, async)
   --list      print the scenarios and exit (locks, async)`;
 
-export function parseArgs(argv: string[]): CliOptions {
-  const o: CliOptions = { suites: [], mode: 'quick', seed: 20250101, list: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === '--quick') o.mode = 'quick';
-    else if (a === '--full') o.mode = 'full';
-    else if (a === '--filter') o.filter = val();
-    else if (a === '--variants') o.variants = val().split(',').filter(Boolean);
-    else if (a === '--reps') o.reps = Number(val());
-    else if (a === '--out') o.out = val();
-    else if (a === '--seed') o.seed = Number(val());
-    else if (a === '--list') o.list = true;
-    else if (a === '--help' || a === '-h') throw new Error(USAGE);
-    else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n${USAGE}`);
-    else o.suites.push(a);
-  }
-  for (const s of o.suites) {
+/** The locks runner's flags (bench/lib/args.ts); the only suite it accepts by name is `locks`. */
+export function parseLocksArgs(argv: string[]): LockRunArgs {
+  const o = parseLockRunArgs(argv, USAGE, true);
+  for (const s of o.positionals) {
     if (!(SUITES as readonly string[]).includes(s)) throw new Error(`unknown suite ${s}; known: ${SUITES.join(', ')}`);
   }
-  if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1)) throw new Error('--reps must be a positive integer');
   return o;
 }
 
@@ -193,7 +164,7 @@ export function metadata(mode: Mode, argv: string[]): Record<string, unknown> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts = parseArgs(argv);
+  const opts = parseLocksArgs(argv);
   const reps = opts.reps ?? MODES[opts.mode].reps;
   let scenarios = locksSuite();
   if (opts.filter) scenarios = scenarios.filter((s) => s.name.includes(opts.filter!));
@@ -400,36 +371,25 @@ function spawnRunner(script: string, args: string[]): Promise<number> {
  * --out f (only with one suite); --variants (locks, async, pool), --seed, --list (locks, async).
  */
 export async function runSuites(argv: string[]): Promise<number> {
-  const named: string[] = [];
-  const rest: string[] = [];
-  let mode: 'quick' | 'full' = 'quick';
-  let filter: string | undefined;
-  let reps: string | undefined;
-  let out: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick' || a === '--full') mode = a === '--quick' ? 'quick' : 'full';
-    else if (a === '--filter') filter = argv[++i];
-    else if (a === '--reps') reps = argv[++i];
-    else if (a === '--out') out = argv[++i];
-    else if (a === '--help' || a === '-h') throw new Error(`${USAGE}\nsuites: ${Object.keys(SUITE_RUNNERS).join(', ')} (default: all available)`);
-    else if (!a.startsWith('-') && a in SUITE_RUNNERS) named.push(a);
-    else if (!a.startsWith('-') && !(a in SUITE_RUNNERS)) throw new Error(`unknown suite ${a}; known: ${Object.keys(SUITE_RUNNERS).join(', ')}`);
-    else {
-      rest.push(a);
-      if (['--variants', '--seed'].includes(a)) rest.push(argv[++i]);
-    }
-  }
-  if (filter === '' || (argv.includes('--filter') && filter === undefined)) throw new Error('--filter needs a value');
+  const parsed = parseCli(argv, LOCK_RUN_OPTIONS, USAGE, true);
+  const { values: v, positionals: named } = parsed;
+  if (v.help) throw new Error(`${USAGE}\nsuites: ${Object.keys(SUITE_RUNNERS).join(', ')} (default: all available)`);
+  for (const a of named) if (!(a in SUITE_RUNNERS)) throw new Error(`unknown suite ${a}; known: ${Object.keys(SUITE_RUNNERS).join(', ')}`);
+  const mode = runMode(parsed, 'quick');
+  const { filter, out } = v;
+  const reps = repsValue(v.reps);
+  // Flags only some runners take, passed on as given.
+  const rest = [...(v.variants !== undefined ? ['--variants', v.variants] : []), ...(v.seed !== undefined ? ['--seed', v.seed] : []), ...(v.list ? ['--list'] : [])];
+  if (filter === '') throw new Error('--filter needs a value');
   const avail = availableSuites();
   for (const s of named) if (!avail.includes(s)) throw new Error(`suite ${s} has no runner yet (bench/${SUITE_RUNNERS[s]} is missing)`);
   const suites = named.length ? named : avail;
-  const common = [`--${mode}`, ...(reps ? ['--reps', reps] : []), ...(out ? ['--out', out] : [])];
+  const common = [`--${mode}`, ...(reps ? ['--reps', String(reps)] : []), ...(out ? ['--out', out] : [])];
   // Plan first (which suites match the filter, with which arguments), then run.
   const plan: { suite: string; args: string[] }[] = [];
   for (const s of suites) {
     const explicit = named.includes(s);
-    let args: string[] = [...common];
+    const args: string[] = [...common];
     if (s === 'locks') {
       if (filter && !locksSuite().some((x) => x.name.includes(filter))) {
         if (explicit) throw new Error(`no locks scenario matches --filter ${filter}`);
@@ -459,8 +419,6 @@ export async function runSuites(argv: string[]): Promise<number> {
         args.push('--filter', filter);
       }
     } else if (s === 'task-list') {
-      // The task-list runner has no --full flag: full is its default.
-      args = args.filter((x) => x !== '--full');
       if (filter) {
         if (!taskListScenarios(mode === 'quick').some((x) => x.id.includes(filter))) {
           if (explicit) throw new Error(`no task-list scenario matches --filter ${filter}`);
@@ -481,7 +439,7 @@ export async function runSuites(argv: string[]): Promise<number> {
   if (plan.length === 0) throw new Error(`no scenario in ${suites.join(', ')} matches --filter ${filter}`);
   if (out && plan.length > 1) throw new Error(`--out needs exactly one suite (would run ${plan.map((p) => p.suite).join(', ')})`);
   // --variants exists in the locks, async and pool runners; --seed and --list only in locks and async.
-  const restOk = (suite: string): boolean => suite === 'locks' || suite === 'async' || (suite === 'pool' && rest.every((a, i) => a === '--variants' || rest[i - 1] === '--variants'));
+  const restOk = (suite: string): boolean => suite === 'locks' || suite === 'async' || (suite === 'pool' && v.seed === undefined && !v.list);
   if (rest.length && !plan.every((p) => restOk(p.suite))) throw new Error(`${rest.join(' ')}: not supported by ${plan.map((p) => p.suite).join(', ')}`);
   let worst = 0;
   for (const { suite, args } of plan) {

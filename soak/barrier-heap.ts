@@ -12,20 +12,22 @@
  * of the young generation (new space) grows in steps to a fixed maximum and then stays there.
  * Exit code 1 if a worker fails; the figures are the result (no pass/fail on memory).
  */
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Barrier, SharedRegion, type PrimitiveHandle } from '../src/index.ts';
 import { mulberry32 } from '../bench/lib/stats.ts';
+import { parseCli } from '../bench/lib/args.ts';
 
 const MB = 2 ** 20;
 interface Init { barrier: PrimitiveHandle; stop: SharedArrayBuffer; seed: number }
 interface Report { ops: number; timeouts: number; aborts: number; spaces: Record<string, number> }
 
 if (isMainThread) {
-  const { values: opt } = parseArgs({
-    options: { seconds: { type: 'string', default: '120' }, 'young-gen-mb': { type: 'string', default: '0' } },
-  });
+  const { values: opt } = parseCli(
+    process.argv.slice(2),
+    { seconds: { type: 'string', default: '120' }, 'young-gen-mb': { type: 'string', default: '0' } },
+    'usage: node soak/barrier-heap.ts [--seconds N] [--young-gen-mb N]',
+  );
   const seconds = Number(opt.seconds);
   const youngGenMb = Number(opt['young-gen-mb']);
   if (!(seconds >= 10) || !Number.isInteger(youngGenMb) || youngGenMb < 0) {

@@ -9,16 +9,14 @@
  *   node soak/churn-control.ts --minutes 7                      # glibc defaults
  *   MALLOC_ARENA_MAX=2 node soak/churn-control.ts --minutes 7   # glibc malloc capped at 2 arenas
  */
-import { parseArgs } from 'node:util';
+import { parseCli } from '../bench/lib/args.ts';
 import { Worker } from 'node:worker_threads';
 
-const { values: opt } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '7' },
-    workers: { type: 'string', default: '28' },
-    'kill-every-ms': { type: 'string', default: '250' },
-  },
-});
+const { values: opt } = parseCli(process.argv.slice(2), {
+  minutes: { type: 'string', default: '7' },
+  workers: { type: 'string', default: '28' },
+  'kill-every-ms': { type: 'string', default: '250' },
+}, 'usage: node soak/churn-control.ts [--minutes N] [--workers N] [--kill-every-ms N]');
 const minutes = Number(opt.minutes);
 const W = Number(opt.workers);
 const killEveryMs = Number(opt['kill-every-ms']);

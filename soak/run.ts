@@ -7,7 +7,6 @@
  * workers, inside their critical sections) and at the end, after every worker has quiesced.
  * Exit code 0 only if no violation was seen. See soak/README.md.
  */
-import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
@@ -18,28 +17,27 @@ import { QueueFullError, WorkerExitError, WorkerPool } from '../src/pool/index.t
 import { R_WAITERS } from '../src/task-list/ring.ts';
 import * as S from './shared.ts';
 import { mulberry32 } from '../bench/lib/stats.ts';
+import { parseCli } from '../bench/lib/args.ts';
 
 // ------------------------------------------------------------------ options
 
-const { values: opt } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '1' },
-    seed: { type: 'string' },
-    workers: { type: 'string', default: '2' },
-    json: { type: 'string' },
-    'kill-every-ms': { type: 'string', default: '250' },
-    'wait-bound-ms': { type: 'string', default: '20000' },
-    'rss-tolerance-mb': { type: 'string', default: '150' },
-    // Young-generation cap of every soak worker, MB (resourceLimits.maxYoungGenerationSizeMb); 0 =
-    // V8's default. See YOUNG_GEN_NOTE.
-    'young-gen-mb': { type: 'string', default: '16' },
-    // log2 of the pool's task ring (see POOL_RING); small values exercise slot reuse in a short run.
-    'pool-ring-bits': { type: 'string', default: '20' },
-    // Kill RwLock writers only while idle (default: also while holding the write/upgradable lock).
-    'rw-idle-kills-only': { type: 'boolean', default: false },
-  },
-  allowPositionals: false,
-});
+const USAGE = 'usage: npm run soak -- [--minutes N] [--seed S] [--workers N] [--json out.json] … (every option: soak/README.md)';
+const { values: opt } = parseCli(process.argv.slice(2), {
+  minutes: { type: 'string', default: '1' },
+  seed: { type: 'string' },
+  workers: { type: 'string', default: '2' },
+  json: { type: 'string' },
+  'kill-every-ms': { type: 'string', default: '250' },
+  'wait-bound-ms': { type: 'string', default: '20000' },
+  'rss-tolerance-mb': { type: 'string', default: '150' },
+  // Young-generation cap of every soak worker, MB (resourceLimits.maxYoungGenerationSizeMb); 0 =
+  // V8's default. See YOUNG_GEN_NOTE.
+  'young-gen-mb': { type: 'string', default: '16' },
+  // log2 of the pool's task ring (see POOL_RING); small values exercise slot reuse in a short run.
+  'pool-ring-bits': { type: 'string', default: '20' },
+  // Kill RwLock writers only while idle (default: also while holding the write/upgradable lock).
+  'rw-idle-kills-only': { type: 'boolean', default: false },
+}, USAGE);
 const durationMs = Math.max(5000, Number(opt.minutes) * 60_000);
 const seed = opt.seed !== undefined ? Number(opt.seed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 const N = Math.max(1, Math.min(6, Number(opt.workers)));

@@ -1,7 +1,7 @@
 /**
  * Runs the SPIN models of verify/*.pml: every real model must pass, every mutant (a model built
  * with a -DMUT_... switch that plants a known bug) must fail. Prints a table; exits 1 if any
- * check does not give its expected result, 2 if spin or gcc is missing.
+ * check does not give its expected result, 2 if spin or gcc is missing or a model name is unknown.
  *
  *   node verify/run.ts            all checks
  *   node verify/run.ts mutex ring only the checks whose model name is listed
@@ -12,6 +12,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCli } from '../bench/lib/args.ts';
 
 type Mode = 'safety' | 'ltl';
 
@@ -147,7 +148,16 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-function main(): number {
+const MODELS = [...new Set(CHECKS.map((c) => c.model))];
+const USAGE = `usage: node verify/run.ts [model …]   (models: ${MODELS.join(', ')}; none named: all)`;
+
+function main(only: string[]): number {
+  for (const m of only) {
+    if (!MODELS.includes(m)) {
+      console.error(`verify: unknown model ${m}\n${USAGE}`);
+      return 2;
+    }
+  }
   if (!have('spin', ['-V'])) {
     console.error('verify: `spin` not found on PATH. Install it (Debian/Ubuntu: `apt-get install spin`).');
     return 2;
@@ -156,7 +166,6 @@ function main(): number {
     console.error('verify: `gcc` not found on PATH (needed to compile the pan verifiers). Install it: `apt-get install gcc`.');
     return 2;
   }
-  const only = process.argv.slice(2);
   const checks = only.length === 0 ? CHECKS : CHECKS.filter((c) => only.includes(c.model));
   const rows: string[][] = [];
   let bad = 0;
@@ -190,4 +199,4 @@ function main(): number {
   return 1;
 }
 
-process.exitCode = main();
+process.exitCode = main(parseCli(process.argv.slice(2), {}, USAGE, true).positionals);

@@ -1,4 +1,4 @@
-// Lock-family bench: `npx node bench/family/run.ts [--quick] [--groups rw,cv] [--filter s] [--reps n] [--out f]`.
+// Lock-family bench: `npx node bench/family/run.ts [--quick|--full] [--groups rw,cv] [--filter s] [--reps n] [--out f] [--seed n]`.
 // Scenario definitions (groups, points, names, comparisons): bench/family/suite.ts.
 //
 // Groups, variants and the claims they test (design/claims.md):
@@ -20,6 +20,7 @@
 // Invariant: a failed process is recorded and printed, never dropped, and makes the exit code 1.
 
 import { envMeta } from '../lib/meta.ts';
+import { listValue, parseCli, repsValue, RUN_OPTIONS, runMode } from '../lib/args.ts';
 import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,28 +45,15 @@ interface Options {
   seed: number;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, groups: GROUPS.map((g) => g.group), reps: 0, seed: 20260601 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--quick') o.quick = true;
-    else if (a === '--full') o.quick = false;
-    else if (a === '--groups') o.groups = val().split(',').filter(Boolean) as Group[];
-    else if (a === '--reps') o.reps = Number(val());
-    else if (a === '--filter') o.filter = val();
-    else if (a === '--out') o.out = val();
-    else if (a === '--seed') o.seed = Number(val());
-    else throw new Error(`unknown argument ${a}\nusage: node bench/family/run.ts [--quick] [--groups rw,cv,semBatch,semWait,barrier] [--filter name] [--reps n] [--out file.json]`);
-  }
-  for (const g of o.groups) if (!GROUPS.some((d) => d.group === g)) throw new Error(`unknown group ${g}`);
-  if (o.reps === 0) o.reps = o.quick ? 3 : 9;
-  if (!Number.isInteger(o.reps) || o.reps < 1) throw new Error('--reps must be a positive integer');
-  return o;
+const USAGE = 'usage: node bench/family/run.ts [--quick|--full] [--groups rw,cv,semBatch,semWait,barrier] [--filter name] [--reps n] [--out file.json] [--seed n]';
+
+function parseFamilyArgs(argv: string[]): Options {
+  const p = parseCli(argv, { ...RUN_OPTIONS, groups: { type: 'string' }, seed: { type: 'string' } }, USAGE);
+  const v = p.values;
+  const quick = runMode(p, 'full') === 'quick';
+  const groups = (listValue(v.groups) ?? GROUPS.map((g) => g.group)) as Group[];
+  for (const g of groups) if (!GROUPS.some((d) => d.group === g)) throw new Error(`unknown group ${g}; groups: ${GROUPS.map((d) => d.group).join(', ')}`);
+  return { quick, groups, filter: v.filter, reps: repsValue(v.reps) ?? (quick ? 3 : 9), out: v.out, seed: v.seed === undefined ? 20260601 : Number(v.seed) };
 }
 
 function runChild(job: Job): Promise<ChildOutput> {
@@ -137,7 +125,7 @@ function samples(raw: Raw[], group: Group, variant: string, point: Point, metric
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseFamilyArgs(process.argv.slice(2));
   const warmupMs = opts.quick ? 50 : 100;
   const runMs = opts.quick ? 120 : 300;
   // Points of each selected group that match --filter (by scenario name or `family/<group>`).

@@ -1,7 +1,7 @@
 // The lock-family suite, defined once: groups (one process runs one group's variant over all its
 // points), the scenario name of every point, and the comparisons with the claims they test.
 // bench/family/run.ts executes it; bench/README.md documents the same scenarios (and
-// test/bench-readme.test.ts checks that the two agree).
+// test/bench/readme.test.ts checks that the two agree).
 //
 // Scenario names follow the bench's scheme `<subject>/<kind>/<param>:<value>…` (like
 // `lock/contended/threads:8/cs:short`): `rwlock/threads:4/reads:90`,

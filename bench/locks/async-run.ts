@@ -19,11 +19,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { envMeta } from '../lib/meta.ts';
+import { parseLockRunArgs } from '../lib/args.ts';
 import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { bootstrapRatioCI, mannWhitneyU, median, stabilityWarnings } from '../lib/stats.ts';
 import { ASYNC_RESULT_MARKER, type AsyncChildResult, type AsyncJob } from './async-child.ts';
 import { ASYNC_LOCK_INFO } from './async-locks.ts';
-import { ASYNC_MODES, asyncSuite, type AsyncMode, type AsyncScenario } from './async-suite.ts';
+import { ASYNC_MODES, asyncSuite, type AsyncScenario } from './async-suite.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -31,16 +32,6 @@ const CHILD = path.join(HERE, 'async-child.ts');
 
 /** The `suite` field of the JSON this runner writes (and the file name prefix). */
 export const ASYNC_SUITE = 'async-locks';
-
-export interface AsyncCliOptions {
-  mode: AsyncMode;
-  reps?: number;
-  filter?: string;
-  variants?: string[];
-  out?: string;
-  seed: number;
-  list: boolean;
-}
 
 const USAGE = `usage: node bench/locks/async-run.ts [--quick|--full] [--reps n] [--filter substr]
                                     [--variants a,b] [--out file.json] [--seed n] [--list]
@@ -51,30 +42,6 @@ const USAGE = `usage: node bench/locks/async-run.ts [--quick|--full] [--reps n] 
   --reps      override the number of repetitions
   --out       JSON path (default reports/data/async-locks-<timestamp>.json)
   --list      print the scenarios and exit`;
-
-export function parseAsyncArgs(argv: string[]): AsyncCliOptions {
-  const o: AsyncCliOptions = { mode: 'quick', seed: 20250101, list: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === '--quick') o.mode = 'quick';
-    else if (a === '--full') o.mode = 'full';
-    else if (a === '--reps') o.reps = Number(val());
-    else if (a === '--filter') o.filter = val();
-    else if (a === '--variants') o.variants = val().split(',').filter(Boolean);
-    else if (a === '--out') o.out = val();
-    else if (a === '--seed') o.seed = Number(val());
-    else if (a === '--list') o.list = true;
-    else if (a === '--help' || a === '-h') throw new Error(USAGE);
-    else throw new Error(`unknown argument ${a}\n${USAGE}`);
-  }
-  if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1)) throw new Error('--reps must be a positive integer');
-  return o;
-}
 
 // ---------- per-process metrics and the scenario summary (pure: reusable on saved JSON) ----------
 
@@ -329,7 +296,7 @@ interface Planned {
  * progress on stderr, writes the JSON, and returns the exit code (1 if any process failed).
  */
 export async function runAsyncLocks(argv: string[]): Promise<number> {
-  const opts = parseAsyncArgs(argv);
+  const opts = parseLockRunArgs(argv, USAGE);
   const m = ASYNC_MODES[opts.mode];
   const reps = opts.reps ?? m.reps;
   if (opts.list) {

@@ -10,6 +10,7 @@
  * such everywhere; --full is 9. A failed process is recorded and reported (exit code 1), never dropped.
  */
 import { envMeta } from '../lib/meta.ts';
+import { listValue, parseCli, repsValue, RUN_OPTIONS, runMode } from '../lib/args.ts';
 import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -171,27 +172,15 @@ interface Options {
   out?: string;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { mode: 'quick' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--quick') o.mode = 'quick';
-    else if (a === '--full') o.mode = 'full';
-    else if (a === '--reps') o.reps = Number(val());
-    else if (a === '--filter') o.filter = val();
-    else if (a === '--variants') o.variants = val().split(',');
-    else if (a === '--out') o.out = val();
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/pool/run.ts [--quick|--full] [--reps n] [--filter scenario] [--variants a,b] [--out file.json]\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
+const USAGE = 'usage: node bench/pool/run.ts [--quick|--full] [--reps n] [--filter scenario] [--variants a,b] [--out file.json]';
+
+function parsePoolArgs(argv: string[]): Options {
+  const p = parseCli(argv, { ...RUN_OPTIONS, variants: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
+  if (p.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
   }
-  return o;
+  return { mode: runMode(p, 'quick'), reps: repsValue(p.values.reps), filter: p.values.filter, variants: listValue(p.values.variants), out: p.values.out };
 }
 
 /** xorshift steps per µs on this machine (median of 5), so "50 µs" means the same work for every variant. */
@@ -243,7 +232,7 @@ function fmt(v: number, unit: string): string {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parsePoolArgs(process.argv.slice(2));
   const reps = o.reps ?? (o.mode === 'full' ? 9 : 3);
   const scenarios = SCENARIOS.filter((s) => o.filter === undefined || s.name.includes(o.filter)).map((s) => ({
     ...s,

@@ -1,4 +1,4 @@
-// Task-list bench: `npx node bench/task-list/run.ts [--quick] [--reps n] [--filter substr] [--out file]`.
+// Task-list bench: `npx node bench/task-list/run.ts [--quick|--full] [--reps n] [--filter substr] [--out file]`.
 //
 // Measures claims C5 (TaskList insert+remove pairs/s for 'locked' / 'lockfree' / 'sharded' at
 // 1, 2, 4, 8 workers), L7 (MpmcQueue ns per message at capacities 1, 64, 1024, one thread and
@@ -14,6 +14,7 @@
 // reports/data/task-list-<date>.json. A failed process is recorded and makes the exit code 1.
 
 import { envMeta } from '../lib/meta.ts';
+import { parseCli, repsValue, RUN_OPTIONS, runMode } from '../lib/args.ts';
 import { describeLoad, startLoadMonitor } from '../lib/load-monitor.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -53,19 +54,13 @@ interface Options {
   out?: string;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, reps: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') o.quick = true;
-    else if (a === '--reps') o.reps = Number(argv[++i]);
-    else if (a === '--filter') o.filter = argv[++i];
-    else if (a === '--out') o.out = argv[++i];
-    else throw new Error(`unknown argument ${a}\nusage: node bench/task-list/run.ts [--quick] [--reps n] [--filter substr] [--out file.json]`);
-  }
-  if (o.reps === 0) o.reps = o.quick ? 3 : 9;
-  if (!Number.isInteger(o.reps) || o.reps < 1) throw new Error('--reps must be a positive integer');
-  return o;
+const USAGE = 'usage: node bench/task-list/run.ts [--quick|--full] [--reps n] [--filter substr] [--out file.json]';
+
+/** Full mode (9 repetitions) unless --quick (3). */
+function parseTaskListArgs(argv: string[]): Options {
+  const p = parseCli(argv, RUN_OPTIONS, USAGE);
+  const quick = runMode(p, 'full') === 'quick';
+  return { quick, reps: repsValue(p.values.reps) ?? (quick ? 3 : 9), filter: p.values.filter, out: p.values.out };
 }
 
 function runChild(s: Scenario): Promise<{ value: number; runs: number[] } | { error: string }> {
@@ -97,7 +92,7 @@ const fmt = (v: number, unit: string): string =>
   unit === 'pairs/s' ? `${(v / 1e6).toFixed(2)} M/s` : v >= 1000 ? `${(v / 1000).toFixed(2)} µs` : `${v.toFixed(1)} ns`;
 
 async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseTaskListArgs(process.argv.slice(2));
   let list = scenarios(opts.quick);
   if (opts.filter !== undefined) list = list.filter((s) => s.id.includes(opts.filter!));
   if (list.length === 0) throw new Error(`no scenario matches --filter ${opts.filter}`);

@@ -9,7 +9,7 @@
 // | SPSC  | spsc-vs-mpmc/<queue>/pc                   | ns per message, 1 producer + 1 consumer worker, cap 1024 | mpmc |
 //
 // Names follow the bench's scheme `<subject>/<kind>/<param>:<value>` (bench/README.md lists them
-// all; test/bench-readme.test.ts checks the list). Data written before the L2 names gained their
+// all; test/bench/readme.test.ts checks the list). Data written before the L2 names gained their
 // `consumer:` key is read through `canonicalId` (the report generator does).
 //
 // Every sample is one fresh process; within it a warm-up run precedes three measured runs whose

@@ -18,7 +18,7 @@ import { TimeoutError } from '../../src/errors.ts';
 import {
   ANY_ERROR, FEW, RUNS, attempt, attemptAsync, badNumber, badTimeout, expectDocumented, expectNoWaiters, notANumber, notAnObject,
   shortTimeout, smallRegion, validTimeout,
-} from './support.ts';
+} from '../support/fuzz.ts';
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0;
 

@@ -22,7 +22,7 @@ import { TaskList } from '../../src/task-list/task-list.ts';
 import { MpmcQueue } from '../../src/task-list/mpmc-queue.ts';
 import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
 import { FuturePool } from '../../src/pool/future-pool.ts';
-import { RUNS, attempt, expectDocumented, notAnObject, smallRegion } from './support.ts';
+import { RUNS, attempt, expectDocumented, notAnObject, smallRegion } from '../support/fuzz.ts';
 
 type Attachable = Exclude<KindName, 'WorkerPool' | 'Raw'>;
 

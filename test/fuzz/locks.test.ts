@@ -10,7 +10,7 @@ import { Mutex } from '../../src/lock/mutex.ts';
 import { RwLock } from '../../src/lock/rwlock.ts';
 import type { SharedRegion } from '../../src/parking/region.ts';
 import { TimeoutError } from '../../src/errors.ts';
-import { ANY_ERROR, FEW, RUNS, attempt, attemptAsync, badTimeout, expectNoWaiters, notAnObject, shortTimeout, smallRegion, validTimeout } from './support.ts';
+import { ANY_ERROR, FEW, RUNS, attempt, attemptAsync, badTimeout, expectNoWaiters, notAnObject, shortTimeout, smallRegion, validTimeout } from '../support/fuzz.ts';
 
 /** Options as the constructors read them (`opts.x ?? default`): a null field means "absent". */
 function nullsAbsent(opts: unknown): Record<string, unknown> {

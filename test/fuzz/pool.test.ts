@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FuturePool, type TierSpec } from '../../src/pool/future-pool.ts';
 import { MAX_SLOTS } from '../../src/pool/layout.ts';
-import { FEW, RUNS, attempt, notAnObject, smallRegion } from './support.ts';
+import { FEW, RUNS, attempt, notAnObject, smallRegion } from '../support/fuzz.ts';
 
 const TIERS: TierSpec[] = [{ bytes: 32, count: 8 }, { bytes: 128, count: 4 }, { bytes: 1024, count: 2 }];
 

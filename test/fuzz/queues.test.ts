@@ -11,7 +11,7 @@ import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
 import { TaskList } from '../../src/task-list/task-list.ts';
 import type { SharedRegion } from '../../src/parking/region.ts';
 import { TimeoutError } from '../../src/errors.ts';
-import { ANY_ERROR, FEW, RUNS, attempt, attemptAsync, badTimeout, expectNoWaiters, notAnObject, shortTimeout, smallRegion, validTimeout } from './support.ts';
+import { ANY_ERROR, FEW, RUNS, attempt, attemptAsync, badTimeout, expectNoWaiters, notAnObject, shortTimeout, smallRegion, validTimeout } from '../support/fuzz.ts';
 
 const isInt32 = (v: unknown): v is number => typeof v === 'number' && (v | 0) === v;
 

@@ -1,30 +1,72 @@
-// Helpers for multi-worker tests: start fixture workers, collect their results, fail loudly.
+/**
+ * Worker threads for multi-worker tests. A worker script is named by its file name in
+ * test/fixtures/, or given as a URL.
+ *
+ * A test that waits for a group of workers to finish goes through `runWorkers`, which is bounded:
+ * if the workers have not all exited after `timeoutMs`, it terminates them and rejects, so a lost
+ * wake-up or a deadlock fails the test instead of hanging CI. A test that drives a worker step by
+ * step (start it, wait for a message, terminate it) uses `startWorker` or `firstMessage`.
+ */
 import { Worker } from 'node:worker_threads';
 
-/** Starts `count` workers on `url`, each with `data(i)` as workerData, and resolves with the
- * first message each one posts (its result). Rejects on any worker error or non-zero exit
- * before a result, or after `timeoutMs` (so a lost wake-up fails instead of hanging). */
-export async function runWorkers<T>(url: URL, count: number, data: (i: number) => unknown, timeoutMs = 45_000): Promise<T[]> {
-  const workers: Worker[] = [];
-  const results: Promise<T>[] = [];
-  for (let i = 0; i < count; i++) {
-    const w = new Worker(url, { workerData: data(i) });
-    workers.push(w);
-    results.push(firstMessage<T>(w, `worker ${i}`));
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`workers did not finish within ${timeoutMs} ms (lost wake-up or deadlock?)`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([Promise.all(results), timeout]);
-  } finally {
-    clearTimeout(timer);
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
+/** A worker script: a file name in test/fixtures/, or a URL. */
+export type Fixture = string | URL;
+
+function fixtureUrl(fixture: Fixture): URL {
+  return typeof fixture === 'string' ? new URL(`../fixtures/${fixture}`, import.meta.url) : fixture;
 }
 
-/** Resolves with the first message `w` posts; rejects if it errors or exits first. */
+/**
+ * Starts `count` workers on `fixture`, worker i with `data(i)` as workerData, and resolves once
+ * all have exited, with the last message each one posted. Rejects on the first worker error, or
+ * when `timeoutMs` passes first; either way the other workers are terminated.
+ */
+export function runWorkers<T>(fixture: Fixture, count: number, data: (i: number) => unknown, timeoutMs = 45_000): Promise<T[]> {
+  const url = fixtureUrl(fixture);
+  const name = typeof fixture === 'string' ? fixture : fixture.pathname.slice(fixture.pathname.lastIndexOf('/') + 1);
+  const workers: Worker[] = [];
+  const results: T[] = Array.from({ length: count });
+  return new Promise<T[]>((resolve, reject) => {
+    let left = count;
+    let failed = false;
+    const timer = setTimeout(() => {
+      failed = true;
+      for (const w of workers) void w.terminate();
+      reject(new Error(`${name}: ${left} of ${count} workers still running after ${timeoutMs} ms (lost wake-up or deadlock?)`));
+    }, timeoutMs);
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(url, { workerData: data(i) });
+      workers.push(w);
+      w.on('message', (m: T) => { results[i] = m; });
+      w.on('error', (e) => {
+        if (failed) return;
+        failed = true;
+        clearTimeout(timer);
+        for (const x of workers) void x.terminate();
+        reject(e);
+      });
+      w.on('exit', () => {
+        if (--left === 0 && !failed) {
+          clearTimeout(timer);
+          resolve(results);
+        }
+      });
+    }
+  });
+}
+
+/** Starts one worker on `fixture` and returns it with a promise of its first message and one of its exit code. */
+export function startWorker(fixture: Fixture, data: unknown): { worker: Worker; firstMessage: Promise<unknown>; exited: Promise<number> } {
+  const worker = new Worker(fixtureUrl(fixture), { workerData: data });
+  const firstMessage = new Promise<unknown>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  return { worker, firstMessage, exited };
+}
+
+/** Resolves with the next message `w` posts; rejects if it errors or exits first. */
 export function firstMessage<T>(w: Worker, name = 'worker'): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onMessage = (m: T): void => {
@@ -50,16 +92,11 @@ export function firstMessage<T>(w: Worker, name = 'worker'): Promise<T> {
   });
 }
 
-/** Deterministic PRNG (mulberry32) so a failing round can be replayed from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Resolves after `ms` (for letting workers reach a parked state; never used to assert speed). */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Seeded PRNG (the bench's mulberry32), so a failing round can be replayed from its seed. */
+export { mulberry32 } from '../../bench/lib/stats.ts';
 
 /** `true` when long modes are requested (`PARKLOT_LONG=1`). */
 export const LONG = process.env.PARKLOT_LONG === '1';
