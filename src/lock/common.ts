@@ -56,3 +56,18 @@ export interface WaitAsyncOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
 }
+
+/**
+ * Makes a lock kind's per-thread registration (its owner-death handler and owner check with the
+ * region, its holder lookup with the deadlock detector) explicit and idempotent: the returned
+ * function runs `register` on its first call in this thread and does nothing afterwards. Each kind
+ * calls it from its constructor (so also from `from(handle)`); importing a module registers nothing.
+ */
+export function registration(register: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    register();
+  };
+}
