@@ -3,9 +3,10 @@
  * its block, policies and invariants in rwlock-state.ts, owner death in rwlock-robust.ts).
  *
  * Algorithm (parking_lot):
- * - read: CAS `+ONE_READER` while the policy admits readers (below). write: CAS 0 → WRITER; on
- *   failure, grab WRITER whenever neither WRITER nor UPGRADABLE is set (even with readers present
- *   — then new readers block), then wait for the readers to drain (spin, then park on key 2).
+ * - read: CAS `+ONE_READER` while the policy admits readers (rwlock-state.ts). write: CAS
+ *   0 → WRITER; on failure, grab WRITER whenever neither WRITER nor UPGRADABLE is set (even with
+ *   readers present — then new readers block), then wait for the readers to drain (spin, then
+ *   park on key 2).
  * - Waiters spin a little while nobody is parked (and only while the region's live threads fit the
  *   cores: spinCanPay in common.ts), then set PARKED and park on the main key with a
  *   park token saying what they want (SHARED, EXCLUSIVE, UPGRADABLE); `validate` re-checks under
@@ -18,6 +19,7 @@
  *   callback stores the woken threads' shares into the word under the bucket lock and they wake
  *   up owning it (TOKEN_HANDOFF). Otherwise woken threads retry (TOKEN_NORMAL).
  * - Upgradable read: a shared lock that excludes other upgraders and writers; `upgrade()` turns it
+ *   into WRITER and drains the other readers; `downgrade()` turns a write lock into a read lock.
  *
  * Async waiters park with TOKEN_ASYNC in their park token; a wake batch containing one is always
  * handed off (an async wake cannot win a barge), whether or not it is first in the batch.
@@ -125,7 +127,7 @@ export abstract class RwLockSlowPaths extends RwLockRobust {
   /**
    * parking_lot's lock_common: try, spin while nobody is parked, set PARKED, park; retry after
    * each non-hand-off wake. Returns FAILED on timeout, ACQUIRED, HANDED_OFF, or -(o + 1) after
-   * claiming owner word `o` from a dead holder of a `take` bit (robust; see the header).
+   * claiming owner word `o` from a dead holder of a `take` bit (robust; see rwlock-robust.ts).
    */
   protected lockCommon(timeoutMs: number, token: number, tryLock: () => boolean, validate: () => boolean, startMs: number, take: number): number {
     const i32 = this.i32;

@@ -327,7 +327,7 @@ export class RwLock extends RwLockSlowPaths {
       return;
     }
     // Plain store, before the release: a non-zero owner word always names a thread whose share is
-    // still in the state word (the robust attribution, see the header).
+    // still in the state word (the robust attribution, see rwlock-robust.ts).
     i32[this.ownIdx] = 0; // clearOwner(), inlined
     // Release edge: the next acquirer's CAS reads this write.
     if (Atomics.compareExchange(i32, this.idx, RW_WRITER, 0) !== RW_WRITER) this.unlockExclusiveSlow(false, 'writeUnlock');
@@ -381,7 +381,7 @@ export class RwLock extends RwLockSlowPaths {
       if (r.unparkedThreads !== 0 && (force || r.waiterOverdue || w.async)) {
         // Hand-off (also whenever an async waiter is in the batch: an async wake cannot win a
         // barge). The exclusive taker's owner word is written here, before the state store, so it
-        // is never unattributed if it dies before running (robust window, see the header).
+        // is never unattributed if it dies before running (robust window, see rwlock-robust.ts).
         if (w.exclusiveTid >= 0) Atomics.store(this.i32, this.ownIdx, w.exclusiveTid + 1);
         // The woken threads' shares go into the word before they wake. Release edge: each woken
         // thread's wake follows this store.
@@ -486,7 +486,7 @@ export class RwLock extends RwLockSlowPaths {
       // Other readers may change the count concurrently: CAS our share out.
       let cur = Atomics.load(i32, this.idx);
       const handoff = r.unparkedThreads !== 0 && (r.waiterOverdue || w.async);
-      // The exclusive taker's owner word before its share (robust window, see the header).
+      // The exclusive taker's owner word before its share (robust window, see rwlock-robust.ts).
       if (handoff && w.exclusiveTid >= 0) Atomics.store(i32, this.ownIdx, w.exclusiveTid + 1);
       for (;;) {
         let next = cur - (RW_ONE_READER | RW_UPGRADABLE) + (handoff ? acc : 0);
