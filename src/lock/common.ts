@@ -62,6 +62,7 @@ export interface WaitAsyncOptions {
  * region, its holder lookup with the deadlock detector) explicit and idempotent: the returned
  * function runs `register` on its first call in this thread and does nothing afterwards. Each kind
  * calls it from its constructor (so also from `from(handle)`); importing a module registers nothing.
+ * handlers.ts registers every kind at once, for a thread that uses no lock of some kind itself.
  */
 export function registration(register: () => void): () => void {
   let done = false;

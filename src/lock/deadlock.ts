@@ -10,8 +10,9 @@
  * Entry: the lock's byte offset (4-aligned) with the lock kind's wait tag in bits 0..1. The walk
  * asks the kind for the holder of an entry's lock through the lookup the kind registered
  * (`registerHolderLookup`): this module knows no lock's layout. A lookup is registered per thread
- * when the thread creates or attaches its first lock of that kind; an entry of a kind this thread
- * has no lookup for ends the walk (as a wait on anonymous readers does).
+ * when the thread creates or attaches its first lock of that kind (or calls registerLockHandlers(),
+ * handlers.ts); an entry of a kind this thread has no lookup for ends the walk (as a wait on
+ * anonymous readers does).
  *
  * Memory: the entry store and the walk's loads are sequentially consistent, so of two threads
  * closing a cycle at the same time at least one sees the other's edge.

@@ -32,7 +32,8 @@ export interface MutexOptions {
    * recent hold times (8 × their average, kept between 0.1 and 1 ms) gets it at the next unlock
    * (at most about one such hand-off per 0.5 ms, so a busy lock does not convoy); `{ timeoutMs }`:
    * the same with a fixed deadline; `'fifo'`: every unlock with waiters hands the lock to the
-   * first one; `'none'`: never (best throughput; a waiter can starve while others barge in).
+   * first one; `'none'`: only at unlockFair() (best throughput; a waiter can starve while others
+   * barge in).
    */
   fairness?: FairnessOption;
   /** Count acquisitions, contention, parks, hand-offs, spin successes and max wait in this thread. Off by default (zero cost). */

@@ -56,8 +56,9 @@
  *   gets OwnerDiedError with the lock held. markConsistent() clears INCONSISTENT; unlocking
  *   without it stores NOT_RECOVERABLE and wakes everyone, and every later attempt throws
  *   NotRecoverableError. Liveness is checked before parking and again in validate (under the
- *   bucket lock), and the death handler wakes the dead owner's waiters after marking it dead, so
- *   a waiter can never sleep behind a dead owner.
+ *   bucket lock), and the death handler (mutex-word.ts, registered per thread by the constructor)
+ *   wakes the dead owner's waiters after marking it dead, so a waiter can never sleep behind a
+ *   dead owner.
  *
  * - Debug deadlock detection (region option `debug.deadlockDetection`; one flag test on the slow
  *   path when off): before parking, lock() and lockAsync() record "this thread waits for this

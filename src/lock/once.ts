@@ -23,7 +23,8 @@
  *
  * Invariants: DONE is final (no transition leaves it). Only the runner changes RUNNING, by one
  * exchange — or, if the runner dies (a worker watched with `region.watch`), the region's death
- * handler (registered by the first Once a thread creates or attaches), which CASes RUNNING|tid back to 0 and wakes the waiters, exactly as if fn had thrown.
+ * handler (registered by the first Once a thread creates or attaches), which CASes RUNNING|tid
+ * back to 0 and wakes the waiters, exactly as if fn had thrown.
  * PARKED is set whenever a thread is parked on the key.
  *
  * The runner's thread id in the word catches the one certain deadlock: a synchronous call() on a
@@ -83,7 +84,7 @@ function runnerDied(region: SharedRegion, offset: number, tid: number): void {
 }
 
 /** Registers the Once's owner check and owner-death handler with the region (see registration). */
-const ensureOnceRegistered = registration(() => {
+export const ensureOnceRegistered = registration(() => {
   onOwnerCheck('Once', namesRunner);
   onOwnerDeath('Once', runnerDied);
 });

@@ -61,6 +61,10 @@ export const LIVENESS_SLICE_MS = 5;
 export const TAKE_NONE = 0;
 export const TAKE_UPGRADABLE = RW_UPGRADABLE;
 export const TAKE_ANY = RW_UPGRADABLE | RW_WRITER;
+/** deadHolderStep() outcomes besides a claim, -(o + 1). */
+export const HOLDER_PARK = 0;
+export const HOLDER_SLICE = 1;
+export const HOLDER_RETRY = 2;
 
 /** The RwLock layer that finds dead exclusive holders and takes their shares over. */
 export abstract class RwLockRobust extends RwLockState {
@@ -102,6 +106,20 @@ export abstract class RwLockRobust extends RwLockState {
   /** Gives a claimed share back to the dead holder (a timed take-over that could not finish). */
   protected unclaim(o: number): void {
     Atomics.compareExchange(this.i32, this.ownIdx, this.me | OW_INCONSISTENT, o);
+  }
+
+  /**
+   * The robust step of a slow path before it parks, once some thread of the region died: never
+   * sleep behind a dead holder of a `take` bit, take its share over instead. Returns -(o + 1)
+   * after claiming owner word `o`, HOLDER_RETRY when another waiter claimed it first, HOLDER_SLICE
+   * when the holder cannot be decided yet (park for a liveness slice), else HOLDER_PARK. Throws
+   * NotRecoverableError if the lock can never be used again.
+   */
+  protected deadHolderStep(take: number): number {
+    this.throwIfNotRecoverable();
+    const h = this.exclusiveHolder(take);
+    if (h >= 0) return this.claim(h) ? -(h + 1) : HOLDER_RETRY;
+    return h === H_UNKNOWN ? HOLDER_SLICE : HOLDER_PARK;
   }
 
   protected validHolder(take: number): boolean {

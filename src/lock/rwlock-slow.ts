@@ -35,7 +35,7 @@ import type { FilterOp, ParkResult, UnparkResult } from '../parking/lot.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, spinCanPay, type WaitAsyncOptions } from './common.ts';
 import { checkDeadlock } from './deadlock.ts';
-import { H_UNKNOWN, LIVENESS_SLICE_MS, RwLockRobust, TAKE_ANY, TAKE_UPGRADABLE } from './rwlock-robust.ts';
+import { HOLDER_PARK, HOLDER_RETRY, HOLDER_SLICE, LIVENESS_SLICE_MS, RwLockRobust, TAKE_ANY, TAKE_UPGRADABLE } from './rwlock-robust.ts';
 import {
   OW_INCONSISTENT, OW_NOT_RECOVERABLE, P_FAIR, P_READERS, pause, READER_SHIFT, RW_ONE_READER, RW_PARKED, RW_UPGRADABLE, RW_WRITER,
   RW_WRITER_PARKED, TOKEN_ASYNC, TOKEN_EXCLUSIVE, TOKEN_SHARED,
@@ -137,17 +137,11 @@ export abstract class RwLockSlowPaths extends RwLockRobust {
     const budget = spinCanPay(this.threads) ? this.spin : 0;
     for (;;) {
       if (tryLock()) return ACQUIRED;
-      let slice = false;
-      if (this.threads.anyDeaths()) {
-        // Robust: never sleep behind a dead holder; take its share over instead.
-        this.throwIfNotRecoverable();
-        const h = this.exclusiveHolder(take);
-        if (h >= 0) {
-          if (this.claim(h)) return -(h + 1);
-          continue;
-        }
-        slice = h === H_UNKNOWN;
-      }
+      // Robust: never sleep behind a dead holder; take its share over instead.
+      const d = this.threads.anyDeaths() ? this.deadHolderStep(take) : HOLDER_PARK;
+      if (d < 0) return d;
+      if (d === HOLDER_RETRY) continue;
+      const slice = d === HOLDER_SLICE;
       const s = Atomics.load(i32, idx);
       if ((s & (RW_PARKED | RW_WRITER_PARKED)) === 0 && spins < budget) {
         pause(spins++);
@@ -202,16 +196,10 @@ export abstract class RwLockSlowPaths extends RwLockRobust {
     const idx = this.idx;
     for (;;) {
       if (tryLock()) return ACQUIRED;
-      let slice = false;
-      if (this.threads.anyDeaths()) {
-        this.throwIfNotRecoverable();
-        const h = this.exclusiveHolder(take);
-        if (h >= 0) {
-          if (this.claim(h)) return -(h + 1);
-          continue;
-        }
-        slice = h === H_UNKNOWN;
-      }
+      const d = this.threads.anyDeaths() ? this.deadHolderStep(take) : HOLDER_PARK;
+      if (d < 0) return d;
+      if (d === HOLDER_RETRY) continue;
+      const slice = d === HOLDER_SLICE;
       const s = Atomics.load(i32, idx);
       if ((s & RW_PARKED) === 0 && Atomics.compareExchange(i32, idx, s, s | RW_PARKED) !== s) continue;
       let left = timeoutMs === Infinity ? undefined : startMs + timeoutMs - nowMs();

@@ -145,7 +145,7 @@ function waiterDied(region: SharedRegion, offset: number): void {
 }
 
 /** Registers the Semaphore's owner-death handler with the region (see registration in common.ts). */
-const ensureSemaphoreRegistered = registration(() => onOwnerDeath('Semaphore', waiterDied));
+export const ensureSemaphoreRegistered = registration(() => onOwnerDeath('Semaphore', waiterDied));
 
 export class Semaphore {
   readonly region: SharedRegion;
