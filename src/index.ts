@@ -9,6 +9,8 @@
  *
  * @module parklot
  */
+import { registerLockHandlers } from './lock/handlers.ts';
+
 export { SharedRegion, resolveHandle, onOwnerDeath } from './parking/region.ts';
 export type { OwnerDeathHandler } from './parking/region.ts';
 export { ThreadTable } from './parking/threads.ts';
@@ -20,7 +22,7 @@ export type {
 export type { KindName } from './parking/kinds.ts';
 export { nowMs, nowUs, diffUs } from './platform/clock.ts';
 export { Mutex, MutexGuard } from './lock/mutex.ts';
-export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption, WakesOption } from './lock/mutex.ts';
+export type { MutexOptions, MutexHandle, MutexStats, LockAsyncOptions, FairnessOption, SpinOption } from './lock/mutex.ts';
 export { RwLock, RwLockReadGuard, RwLockWriteGuard, RwLockUpgradableGuard } from './lock/rwlock.ts';
 export type { RwLockOptions, RwLockHandle, RwLockPolicy } from './lock/rwlock.ts';
 export { Condvar } from './lock/condvar.ts';
@@ -40,3 +42,9 @@ export type {
 } from './task-list/index.ts';
 export type { WaitAsyncOptions } from './lock/common.ts';
 export { TimeoutError, OwnerDiedError, NotRecoverableError, DeadlockError } from './errors.ts';
+
+// The one place that wires the lock family's owner-death handlers and deadlock-detector lookups
+// into the region: any thread that loads the package runs every kind's handler when a watched
+// worker dies, even for lock kinds it never created itself. The modules themselves register
+// nothing on import (each also registers from its constructor).
+registerLockHandlers();

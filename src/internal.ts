@@ -3,8 +3,7 @@
  * optimizations off so a measurement can compare a variant with and without them. This entry
  * is not part of the public API: it is not documented for users, and what it exports may change
  * in any release.
- *
- * Nothing is exported yet; the tuning modules of the lock family and the pool are re-exported
- * here once they exist.
  */
-export {};
+export { tuned } from './lock/tuning.ts';
+export type { MutexTuning, WakesOption } from './lock/tuning.ts';
+export { registerLockHandlers } from './lock/handlers.ts';

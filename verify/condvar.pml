@@ -1,5 +1,6 @@
 /*
- * Condvar with requeue onto the Mutex: src/lock/condvar.ts + src/lock/mutex.ts + src/parking/lot.ts.
+ * Condvar with requeue onto the Mutex: src/lock/condvar.ts + src/lock/mutex.ts + src/lock/mutex-word.ts
+ * + src/parking/lot.ts (cited by function name).
  *
  * Processes 0..N-2 are waiters: lock m; while (!ready) cv.wait(m); unlock m.
  * Process N-1 is the notifier: lock m; ready = 1; then notifyAll (or -DNOTIFY_ONE: notifyOne once
@@ -7,25 +8,26 @@
  * The mutex part is the Mutex model of mutex.pml (barging, PARKED, nondeterministic hand-off).
  *
  * Model state        TypeScript
- *   seq, mtx, nwait  condvar block words SEQ, MUTEX (0 / 1 = "the mutex"), WAITERS (condvar.ts:5-11)
+ *   seq, mtx, nwait  condvar block words SEQ, MUTEX (0 / 1 = "the mutex"), WAITERS (condvar.ts header)
  *   word             the mutex word (LOCKED 1, PARKED 2)
  *   KEY_M, KEY_CV    the mutex's and the condvar's parking keys (one bucket, see lot.pml)
  *
  * Steps
- *   waitSync        condvar.ts:147  WAITERS += 1 (:154); read SEQ (:157); park(cv key,
- *                                   validateWait) with beforeSleep = mutex.unlock() (:165); WAITERS -= 1
- *                                   (:175); not slept -> return (:178); no HANDOFF -> mutex.lock() (:179)
- *   validateWait    condvar.ts:233  SEQ unchanged, MUTEX = m (under the bucket lock)
- *   notifyOne       condvar.ts:290  WAITERS == 0 -> return; SEQ += 1; m = MUTEX, 0 -> return;
+ *   waitSync        condvar.ts waitSync(): WAITERS += 1; read SEQ; park(cv key, validateWait) with
+ *                                   beforeSleep = mutex.unlock(); WAITERS -= 1 (finally); not slept ->
+ *                                   return; no HANDOFF -> mutex.relockAfterWake()
+ *   validateWait    condvar.ts validateWait(): SEQ unchanged, MUTEX = m (under the bucket lock)
+ *   notifyOne       condvar.ts notifyOne(): WAITERS == 0 -> return; SEQ += 1; m = MUTEX, 0 -> return;
  *                                   unparkRequeue(cv -> m) with validate: MUTEX != m -> abort;
- *                                   requeueTarget (:263: mutex free -> unpark, else CAS PARKED in ->
- *                                   requeue) -> requeueOne / unparkOne; callback clears MUTEX if no
- *                                   waiter is left on the condvar key
- *   notifyAll       condvar.ts:317  as notifyOne; validate clears MUTEX and returns requeueAll (mutex
- *                                   held) or unparkOneRequeueRest (mutex free); the callback then
- *                                   sets the mutex's PARKED bit if anyone was moved (:340), a second
- *                                   access to the mutex word under the bucket lock
- *   unparkRequeue   lot.ts:560      moved records get KEY_M and go to the FIFO tail
+ *                                   mutex-word.ts requeueTarget() (mutex free -> unpark, else CAS
+ *                                   PARKED in -> requeue) -> requeueOne / unparkOne; callback clears
+ *                                   MUTEX if no waiter is left on the condvar key
+ *   notifyAll       condvar.ts notifyAll(): as notifyOne; validate clears MUTEX and returns
+ *                                   requeueAll (mutex held) or unparkOneRequeueRest (mutex free); the
+ *                                   callback then sets the mutex's PARKED bit if anyone was moved
+ *                                   (mutex-word.ts markParked()), a second access to the mutex word
+ *                                   under the bucket lock
+ *   unparkRequeue   lot.ts unparkRequeue(): moved records get KEY_M and go to the FIFO tail
  *   mutex lock/unlock: as mutex.pml, with the WOKEN bit (wakes: 'throttled'); a waiter woken from
  *                   the mutex queue with TOKEN_WOKEN re-locks through Mutex.relockAfterWake, which
  *                   clears WOKEN like any woken mutex waiter
@@ -192,7 +194,7 @@ inline condWait(p) {
   d_step { res = 0; slept[p] = 0; sq[p] = 0 }
 }
 
-/* unparkRequeue(cv -> m), lot.ts:560; `all`: notifyAll, else notifyOne. */
+/* unparkRequeue(cv -> m), lot.ts unparkRequeue(); `all`: notifyAll, else notifyOne. */
 inline requeue(p, all) {
   atomic {
     bl == 0 -> bl = p + 1;                     /* lockTwo (one bucket) */
@@ -221,7 +223,7 @@ inline requeue(p, all) {
        wf = (op == OP_UNPARK_ONE || op == OP_UNPARK_ONE_REQUEUE_REST);
        mr = (op == OP_UNPARK_ONE_REQUEUE_REST || op == OP_REQUEUE_ALL);
        mo = (op == OP_REQUEUE_ONE);
-       do                                      /* the walk of lot.ts:580-603 */
+       do                                      /* the queue walk of lot.ts unparkRequeue() */
        :: li < qn && wkey[q[li]] == KEY_CV && first && wf -> lw = q[li]; qRemoveAt(); first = 0
        :: li < qn && wkey[q[li]] == KEY_CV && !(first && wf) && (mr || mo) ->
           first = 0; mo = 0; moved[nmoved] = q[li]; nmoved++; qRemoveAt()

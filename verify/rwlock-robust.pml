@@ -1,10 +1,10 @@
 /*
- * RwLock WRITE side with owner death (robust take-over): src/lock/rwlock.ts (line numbers as of
- * commit 11514e9; the attribution is the one of a009bab: the owner word alone).
+ * RwLock WRITE side with owner death (robust take-over): src/lock/rwlock*.ts, cited by file and
+ * function (the attribution is the one of a009bab: the owner word alone).
  *
  * Shared words:
  *   st         state word: WRITER 8, PARKED 1 (no readers / upgradable: write side only)
- *   own        owner word (rwlock.ts header "Owner death"): 0, k+1, or (k+1)|INC (OW_INCONSISTENT)
+ *   own        owner word (rwlock-robust.ts header): 0, k+1, or (k+1)|INC (OW_INCONSISTENT)
  *   dead[k]    thread k's T_STATE == TS_DEAD; deaths = HOT_DEATHS (anyDeaths())
  *   parked[k]  k is queued on the main key; handed[k]: it was woken with TOKEN_HANDOFF
  *   bl         the main bucket lock, held across the hand-off callback (two non-bucket stores)
@@ -13,26 +13,28 @@
  * left by `unless` before its next step. That includes a waiter woken with TOKEN_NORMAL that dies
  * before it retries (the DIE_WOKEN case of the first version of this model).
  *
- *   write()              rwlock.ts:672  CAS st 0 -> WRITER; own := me (plain); else writeSlow -> lockCommon
- *   tryWriterBit         rwlock.ts:492  CAS loop while WRITER clear (one RMW); setOwner after (writeSlow :725)
- *   lockCommon           rwlock.ts:1123 tryLock; anyDeaths -> exclusiveHolder; h >= 0 -> claim (retry
+ *   write()              rwlock.ts write(): CAS st 0 -> WRITER; own := me (plain); else writeSlow ->
+ *                                       lockCommon
+ *   tryWriterBit         rwlock-state.ts tryWriterBit(): CAS loop while WRITER clear (one RMW);
+ *                                       setOwner after (rwlock.ts writeSlow())
+ *   lockCommon           rwlock-slow.ts lockCommon(): tryLock; anyDeaths -> exclusiveHolder; h >= 0 -> claim (retry
  *                                       if lost); H_UNKNOWN -> park with a liveness slice; set PARKED
  *                                       (CAS of the loaded word: one RMW here), park(validateExclusive)
- *   exclusiveHolder      rwlock.ts:441  load st; WRITER clear -> ALIVE; load own; own == 0 -> UNKNOWN;
+ *   exclusiveHolder      rwlock-robust.ts exclusiveHolder(): load st; WRITER clear -> ALIVE; load own; own == 0 -> UNKNOWN;
  *                                       else isDead(owner) ? own : ALIVE
- *   claim(o)             rwlock.ts:457  CAS own o -> me|INC (the winner holds the dead share)
- *   validateExclusive    rwlock.ts:531  under the bucket lock: PARKED && WRITER && (holder ALIVE, or
+ *   claim(o)             rwlock-robust.ts claim(): CAS own o -> me|INC (the winner holds the dead share)
+ *   validateExclusive    rwlock-slow.ts validateExclusive(): under the bucket lock: PARKED && WRITER && (holder ALIVE, or
  *                                       UNKNOWN while slicing) (one atomic step: see the limitations)
  *   slice timeout        lot.ts park    the 5 ms slice may expire at any time: cancel (remove if still
  *                                       queued + clearParkedIfLast, else consume the unpark), retry
- *   markConsistent       rwlock.ts:422  after the take-over (OwnerDiedError): own := me
- *   writeUnlock          rwlock.ts:784  assert own == me; own := 0 (plain); CAS st WRITER -> 0;
+ *   markConsistent       rwlock.ts markConsistent(): after the take-over (OwnerDiedError): own := me
+ *   writeUnlock          rwlock.ts writeUnlock(): assert own == me; own := 0 (plain); CAS st WRITER -> 0;
  *                                       else unlockExclusiveSlow
- *   unlockExclusiveSlow  rwlock.ts:843  wakeParked (fair: one writer): hand-off (own := taker+1, then
+ *   unlockExclusiveSlow  rwlock.ts unlockExclusiveSlow(): wakeParked (fair: one writer): hand-off (own := taker+1, then
  *                                       st := WRITER|PARKED-if-more, TOKEN_HANDOFF; nondeterministic,
  *                                       the fairness clock is abstracted) or release (st := PARKED-if-more,
  *                                       TOKEN_NORMAL: the woken writer retries)
- *   onOwnerDeath         rwlock.ts:1408 after the death mark: load st; PARKED clear -> nothing; load own;
+ *   onOwnerDeath         rwlock-robust.ts ownerDied(): after the death mark: load st; PARKED clear -> nothing; load own;
  *                                       unparkAll (TOKEN_NORMAL) if the dead thread is named by own with
  *                                       WRITER set, or if WRITER is clear (the dead thread may have been
  *                                       a woken waiter: nobody else would wake the rest)
@@ -54,7 +56,7 @@
  *   - an acquisition attempt that starts while every other process is finished (done, or dead with
  *     its handler run) must succeed (otherwise it would retry forever; spinning is not an end state);
  *   - a waiter left parked forever is an invalid end state.
- *   The documented window (rwlock.ts header, "NOT covered"): a death after the acquiring CAS and
+ *   The documented window (rwlock-robust.ts header, "NOT covered"): a death after the acquiring CAS and
  *   before the owner-word store, or after clearing the owner word and before the release (ghost
  *   inwin[VICTIM]). Its share cannot be attributed, so waiters wait (untimed ones re-check every
  *   5 ms forever). A death there sets `gap`: the liveness assertion is off, and any waiter may then
@@ -63,7 +65,7 @@
  *
  * Limitations:
  *   - Plain stores (owner word in write()/setOwner/clearOwner) are treated as SC, i.e. in program
- *     order for all observers (the rwlock.ts header relies on the release/acquire edges of the
+ *     order for all observers (the rwlock-state.ts header relies on the release/acquire edges of the
  *     state-word RMWs around them).
  *   - validateExclusive's several loads are one atomic step (they run under the bucket lock, but
  *     the words are written outside it): fewer interleavings than the code for that step.

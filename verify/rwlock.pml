@@ -1,29 +1,33 @@
 /*
- * RwLock reader/writer protocol, 'fair' policy: src/lock/rwlock.ts + src/parking/lot.ts.
- * (rwlock.ts was being extended with owner-death bookkeeping while this was written; line numbers
- * are those of that working copy. The robust parts — PENDING/OWNER words, take-over, slicing,
- * NOT_RECOVERABLE — are not modelled; the state-word protocol below is.)
+ * RwLock reader/writer protocol, 'fair' policy: src/lock/rwlock*.ts + src/parking/lot.ts, cited
+ * by file and function (rwlock.ts: the public API; rwlock-state.ts: admission; rwlock-slow.ts:
+ * parking, draining and waking). The robust parts — OWNER word, take-over, slicing,
+ * NOT_RECOVERABLE — are not modelled; the state-word protocol below is.
  *
- * State word (rwlock.ts header): PARKED 1, WRITER_PARKED 2, UPGRADABLE 4, WRITER 8, ONE_READER 16.
+ * State word (rwlock-state.ts header): PARKED 1, WRITER_PARKED 2, UPGRADABLE 4, WRITER 8, ONE_READER 16.
  * Processes 0..NW-1 are writers, the rest readers; each does ITERS rounds.
  *
- *   read()            rwlock.ts:596   load; WRITER clear -> CAS +ONE_READER; else readSlow -> lockCommon
- *   tryReadLoop       rwlock.ts:480   CAS loop while canRead (one atomic RMW here); canRead :473
- *                                     ('fair': WRITER clear)
- *   write()           rwlock.ts:678   CAS 0 -> WRITER; else writeSlow (:723): lockCommon with
- *                                     tryWriterBit (:495, grab WRITER when WRITER|UPGRADABLE clear),
- *                                     then waitForReaders
- *   lockCommon        rwlock.ts:1147  loop: tryLock; load; (spin = re-read); PARKED clear -> CAS it in;
- *                                     park(main key, validate, token); HANDOFF -> done; else retry
- *   validateRead      rwlock.ts:533   PARKED && !canRead
- *   validateExclusive rwlock.ts:538   PARKED && (WRITER|UPGRADABLE)
- *   waitForReaders    rwlock.ts:1261  loop: load; readers 0 -> done; WRITER_PARKED clear -> CAS it in;
- *                                     park(key 2, validateDrain :557 = readers != 0 && WRITER_PARKED)
- *   readUnlock        rwlock.ts:634   CAS -ONE_READER; if it was the last reader and WRITER_PARKED:
- *                                     wakeDrainingWriter (:666) = unparkOne(key 2) whose callback
- *                                     clears WRITER_PARKED (:670, :567)
- *   writeUnlock       rwlock.ts:796   CAS WRITER -> 0; else unlockExclusiveSlow (:859): wakeParked
- *   wakeParked        rwlock.ts:1361  unparkFilter(main key, fairFilter): after a writer stop; skip
+ *   read()            rwlock.ts read(): load; WRITER clear -> CAS +ONE_READER; else readSlow() ->
+ *                                     lockCommon
+ *   tryReadLoop       rwlock-state.ts tryReadLoop(): CAS loop while canRead() (one atomic RMW
+ *                                     here) ('fair': WRITER clear)
+ *   write()           rwlock.ts write(): CAS 0 -> WRITER; else writeSlow(): lockCommon with
+ *                                     tryWriterBit (rwlock-state.ts tryWriterBit(): grab WRITER
+ *                                     when WRITER|UPGRADABLE clear), then waitForReaders
+ *   lockCommon        rwlock-slow.ts lockCommon(): loop: tryLock; load; (spin = re-read); PARKED
+ *                                     clear -> CAS it in; park(main key, validate, token);
+ *                                     HANDOFF -> done; else retry
+ *   validateRead      rwlock-slow.ts validateRead(): PARKED && !canRead
+ *   validateExclusive rwlock-slow.ts validateExclusive(): PARKED && (WRITER|UPGRADABLE)
+ *   waitForReaders    rwlock-slow.ts waitForReaders(): loop: load; readers 0 -> done; WRITER_PARKED
+ *                                     clear -> CAS it in; park(key 2, validateDrain() = readers
+ *                                     != 0 && WRITER_PARKED)
+ *   readUnlock        rwlock.ts readUnlock(): CAS -ONE_READER; if it was the last reader and
+ *                                     WRITER_PARKED: rwlock-slow.ts wakeDrainingWriter() =
+ *                                     unparkOne(key 2) whose callback clears WRITER_PARKED
+ *                                     (clearWriterParkedToken(), clearWriterParked())
+ *   writeUnlock       rwlock.ts writeUnlock(): CAS WRITER -> 0; else unlockExclusiveSlow(): wakeParked
+ *   wakeParked        rwlock-slow.ts wakeParked(): unparkFilter(main key, fairFilter): after a writer stop; skip
  *                                     writers/upgraders once an upgrader is in; else take the token;
  *                                     callback: hand-off (store acc | PARKED-if-more, TOKEN_HANDOFF)
  *                                     when fairness is due (nondeterministic: time is abstracted),
@@ -140,7 +144,7 @@ inline waitForReaders(p) {
   s = 0; c = 0; res = 0
 }
 
-/* unparkFilter(main key, fairFilter, callback), lot.ts:511 + rwlock.ts:1361 + :859. */
+/* unparkFilter(main key, fairFilter, callback): lot.ts unparkFilter() + rwlock-slow.ts wakeParked() + rwlock.ts unlockExclusiveSlow(). */
 inline wakeParkedExclusive(p) {
   atomic {
     bl == 0 ->

@@ -1,26 +1,26 @@
 /*
  * Semaphore with batched acquire(n) / release(n): src/lock/semaphore.ts + src/parking/lot.ts.
  *
- * Word (semaphore.ts:8-10): avail * PERMIT | S_PARKED, PERMIT = 2, S_PARKED = 1.
+ * Word (semaphore.ts header): avail * PERMIT | S_PARKED, PERMIT = 2, S_PARKED = 1.
  * Process p acquires NEED(p) permits (p0 asks for 2, the others 1), holds them, releases them;
  * ITERS rounds. Process 0 may time out (TMO) while queued.
  *
- *   tryTake       semaphore.ts:238  CAS loop: fails if S_PARKED or avail < n (one atomic RMW here:
- *                                   a CAS loop that decides on the current value linearizes at its
- *                                   successful CAS)
- *   acquireSlow   semaphore.ts:287  tryTake; (spin = re-read, subsumed); park(token n, validate);
- *                                   unparked -> holds n (:308); timedOut -> dispatchIfWaiting (:310)
- *   validate      semaphore.ts:269  under the bucket lock: PARKED set -> sleep; avail >= want ->
- *                                   retry; else CAS PARKED in -> sleep
- *   clearParkedIfLast :283          timedOut callback: and(~S_PARKED) if wasLast
- *   release       semaphore.ts:357  CAS avail += n; if the old word had S_PARKED -> dispatch
- *   dispatchIfWaiting :378          S_PARKED and avail > 0 -> dispatch
- *   dispatch      semaphore.ts:116  unparkFilter: the filter loads avail once (first call), walks
+ *   tryTake       semaphore.ts tryTake(): CAS loop: fails if S_PARKED or avail < n (one atomic
+ *                                   RMW here: a CAS loop that decides on the current value
+ *                                   linearizes at its successful CAS)
+ *   acquireSlow   semaphore.ts acquireSlow(): tryTake; (spin = re-read, subsumed); park(token n,
+ *                                   validate); unparked -> holds n; timedOut -> dispatchIfWaiting
+ *   validate      semaphore.ts validate(): under the bucket lock: PARKED set -> sleep; avail >=
+ *                                   want -> retry; else CAS PARKED in -> sleep
+ *   clearParkedIfLast semaphore.ts clearParkedIfLast(): timedOut callback: and(~S_PARKED) if wasLast
+ *   release       semaphore.ts release(): CAS avail += n; if the old word had S_PARKED -> dispatch
+ *   dispatchIfWaiting semaphore.ts dispatchIfWaiting(): S_PARKED and avail > 0 -> dispatch
+ *   dispatch      semaphore.ts dispatch(): unparkFilter: the filter loads avail once (first call), walks
  *                                   the FIFO granting while want <= avail, stops at the first that
  *                                   does not fit; callback (same bucket lock, a second access to the
  *                                   word) CAS-subtracts what was granted and clears S_PARKED when no
  *                                   waiter is left. Granted waiters wake owning their permits.
- *   The owner-death re-dispatch (semaphore.ts:150) and async waiters are not modelled.
+ *   The owner-death re-dispatch (semaphore.ts waiterDied()) and async waiters are not modelled.
  *
  * Properties: permits held never exceed the initial count (assert), no invalid end state (a waiter
  * left asleep with permits available), at the end all permits are back and S_PARKED is clear.
@@ -75,7 +75,7 @@ inline TIMEDOUT_CB(p, vk, wasLast) {
 }
 inline UNPARK_CB(p, ck, w, more, tok) { skip }
 
-/* dispatch(), semaphore.ts:116: two accesses to the word under the bucket lock. */
+/* semaphore.ts dispatch(): two accesses to the word under the bucket lock. */
 inline dispatch(p) {
   atomic {
     bl == 0 -> bl = p + 1;                   /* lockBucket */

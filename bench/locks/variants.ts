@@ -9,7 +9,8 @@
 // Invariant: a word-based peer's lock word sits alone on a 128-byte line (padding on both
 // sides, as parking_lot's bench pads with 300 bytes), so no other bench word shares its line.
 
-import type { FairnessOption, MutexHandle, SpinOption, WakesOption } from '../../src/index.ts';
+import type { MutexHandle, MutexOptions } from '../../src/index.ts';
+import type { MutexTuning } from '../../src/lock/tuning.ts';
 import {
   AlwaysNotifyLock,
   type BenchLock,
@@ -39,12 +40,8 @@ export const VARIANT_INFO: Record<VariantName, string> = {
   noop: 'no-op "lock" (no exclusion): harness self-test only',
 };
 
-/** parklot Mutex options forwarded verbatim (contract of src/lock/mutex.ts). */
-export interface ParklotOptions {
-  spin?: SpinOption;
-  fairness?: FairnessOption;
-  wakes?: WakesOption;
-}
+/** parklot Mutex options forwarded verbatim, tuning values included (src/lock/tuning.ts). */
+export type ParklotOptions = Pick<MutexTuning, 'spin' | 'fairness' | 'wakes'>;
 
 /** Structured-cloneable description of a created lock, attachable in any thread. */
 export type VariantInit =
@@ -137,7 +134,9 @@ export async function setupVariant(name: VariantName, options: ParklotOptions = 
     case 'parklot': {
       const { SharedRegion, Mutex } = await loadParklot();
       const region = SharedRegion.create({ bytes: 1 << 20 });
-      const m = new Mutex({ region, ...options });
+      // The constructor accepts the tuning values at run time; the public option type leaves them out.
+      const tuning: MutexTuning = { region, ...options };
+      const m = new Mutex(tuning as MutexOptions);
       return { name, handle: m.handle, options };
     }
     case 'multithreading':

@@ -53,3 +53,19 @@ export interface WaitAsyncOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
 }
+
+/**
+ * Makes a lock kind's per-thread registration (its owner-death handler and owner check with the
+ * region, its holder lookup with the deadlock detector) explicit and idempotent: the returned
+ * function runs `register` on its first call in this thread and does nothing afterwards. Each kind
+ * calls it from its constructor (so also from `from(handle)`); importing a module registers nothing.
+ * handlers.ts registers every kind at once, for a thread that uses no lock of some kind itself.
+ */
+export function registration(register: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    register();
+  };
+}

@@ -43,6 +43,10 @@
  *   queues it as an ordinary mutex waiter with its own deadline. An async waiter always receives
  *   the mutex by hand-off (an async wake cannot win a barge), as with Mutex.lockAsync.
  *
+ * The Condvar uses the Mutex through its methods (unlock, relockAfterWake, the owner getters) and
+ * touches the mutex's word only through the requeue hooks of mutex-word.ts (requeueTarget,
+ * markParked, clearParked), which keep the word's encoding in the Mutex's own modules.
+ *
  * Memory: the notifier's SEQ add and the lot's wake are release edges; the waiter's re-lock of
  * the mutex (or the hand-off) is the acquire edge for the data the mutex protects.
  */
@@ -52,7 +56,9 @@ import type { ParkResult, RequeueOp, RequeueResult } from '../parking/lot.ts';
 import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
 import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
-import { LOCKED, Mutex, notRecoverable, OWNER_SHIFT, PARK_ASYNC, PARKED, TOKEN_HANDOFF, TOKEN_NORMAL } from './mutex.ts';
+import { Mutex } from './mutex.ts';
+import { clearParked, markParked, requeueTarget } from './mutex-word.ts';
+import { PARK_ASYNC, TOKEN_HANDOFF, TOKEN_NORMAL } from './tokens.ts';
 
 const W_SEQ = 0;
 const W_MUTEX = 1;
@@ -251,32 +257,7 @@ export class Condvar {
     // Last on the condvar key: no waiter is queued any more. Last on the mutex key (we were
     // requeued): clear the mutex's PARKED bit, as its own waiters do, so its unlock stays fast.
     if (!requeued) Atomics.store(this.i32, this.mtxIdx, 0);
-    else Atomics.and(this.i32, mOff >> 2, ~PARKED);
-  }
-
-  /**
-   * parking_lot's mark_parked_if_locked, under both bucket locks: 'requeue' if the mutex is held
-   * by a live thread (its PARKED bit is then set, so its unlock wakes the requeued waiters),
-   * 'unpark' if it is free, 'wake' if it is held by a dead thread or not recoverable — nobody
-   * would ever unlock it, so waiters must not be moved onto it; woken, they re-lock and get
-   * OwnerDiedError / NotRecoverableError. (The death handler marks the owner dead, then reads the
-   * word for PARKED: it sees our PARKED, or we see the death here — seq_cst orders the two.)
-   */
-  private requeueTarget(mIdx: number): 'requeue' | 'unpark' | 'wake' {
-    const i32 = this.i32;
-    let s = Atomics.load(i32, mIdx);
-    for (;;) {
-      if ((s & LOCKED) === 0) return 'unpark';
-      if (notRecoverable(s)) return 'wake';
-      if ((s & PARKED) === 0) {
-        const seen = Atomics.compareExchange(i32, mIdx, s, s | PARKED);
-        if (seen !== s) {
-          s = seen;
-          continue;
-        }
-      }
-      return this.region.threads.isDead(s >>> OWNER_SHIFT) ? 'wake' : 'requeue';
-    }
+    else clearParked(this.i32, mOff);
   }
 
   /** Wakes every waiter on the condvar key (used when requeueing is impossible). */
@@ -302,7 +283,7 @@ export class Condvar {
       m,
       (): RequeueOp => {
         if (Atomics.load(i32, this.mtxIdx) !== m) return 'abort';
-        return this.requeueTarget(m >> 2) === 'requeue' ? 'requeueOne' : 'unparkOne';
+        return requeueTarget(this.region, m) === 'requeue' ? 'requeueOne' : 'unparkOne';
       },
       (_op, r) => {
         if (!r.haveMoreThreads) Atomics.store(i32, this.mtxIdx, 0);
@@ -328,7 +309,7 @@ export class Condvar {
       m,
       (): RequeueOp => {
         if (Atomics.load(i32, this.mtxIdx) !== m) return 'abort';
-        const target = this.requeueTarget(m >> 2);
+        const target = requeueTarget(this.region, m);
         if (target === 'wake') {
           wakeAll = true;
           return 'abort';
@@ -339,7 +320,7 @@ export class Condvar {
       },
       (op, r) => {
         // The mutex was free: the moved waiters still need its PARKED bit (under its bucket lock).
-        if (op === 'unparkOneRequeueRest' && r.requeuedThreads !== 0) Atomics.or(i32, m >> 2, PARKED);
+        if (op === 'unparkOneRequeueRest' && r.requeuedThreads !== 0) markParked(i32, m);
         return TOKEN_NORMAL;
       },
     );

@@ -15,8 +15,9 @@
  * |             |       |       |        |        | owner and has not called markConsistent() yet   |
  * | all ones    | 0     | 1     | 0 or 1 | 1      | NOT_RECOVERABLE: unlocked while inconsistent    |
  *
- * Bits: LOCKED 1, PARKED 2, INCONSISTENT 4, WOKEN 8, owner thread id << 4 (27 bits; the region's
- * thread id, SharedRegion.threadId).
+ * Bits: LOCKED 1, PARKED 2, INCONSISTENT 4, WOKEN 8, owner threadId << 4 (27 bits); they and
+ * every use of the word from outside this class (the owner-death handler, the deadlock detector's
+ * holder lookup, the Condvar's requeue hooks) are in mutex-word.ts.
  * The owner's `threadId` lives in the word itself, as Linux robust futexes store the TID, so the
  * fast paths stay one CAS each and unlock by a non-owner is caught for free:
  * `lock` = CAS(0 → tid|LOCKED), `unlock` = CAS(tid|LOCKED → 0). With waiters the hint bits make
@@ -28,7 +29,7 @@
  *   under the bucket lock) whenever a thread is parked on the word's key; it is cleared only under
  *   that bucket lock (in the unpark callback, or by the last waiter leaving on timeout/abort). So
  *   an unlock that sees PARKED clear may skip the lot: no wake-up is lost.
- * - WOKEN (option `wakes: 'throttled'`, Go's mutexWoken): set only by an unpark callback, together
+ * - WOKEN (Go's mutexWoken; the default, tuning option `wakes` in tuning.ts): set only by an unpark callback, together
  *   with PARKED, when it wakes a waiter to retry (token TOKEN_WOKEN) and others stay parked. While
  *   it is set, unlock releases without waking anyone. The woken thread clears it on every path:
  *   in the CAS that takes the lock, in the CAS that sets PARKED to park again, or in dropWoken()
@@ -47,20 +48,21 @@
  *   it, and spinning on would only bounce the cache line between cores (measured: half the
  *   throughput of a sleeping waiter at 2 workers on 2 cores). The budget is learned from how many
  *   pause rounds recent successful spins took (EMA, α = 1/8, as glibc's adaptive mutex); no
- *   spinning on a single-core machine. `spin: 'ema'` keeps glibc's one-pause-per-read policy.
+ *   spinning on a single-core machine. The tuning value `spin: 'ema'` keeps glibc's
+ *   one-pause-per-read policy.
  *
  * - Owner death (glibc robust mutexes): a thread that finds the lock held by a thread the region
  *   knows is dead (SharedRegion.watch) takes it over — CAS to its own tid with INCONSISTENT — and
  *   gets OwnerDiedError with the lock held. markConsistent() clears INCONSISTENT; unlocking
  *   without it stores NOT_RECOVERABLE and wakes everyone, and every later attempt throws
  *   NotRecoverableError. Liveness is checked before parking and again in validate (under the
- *   bucket lock), and the death handler wakes the dead owner's waiters after marking it dead, so
- *   a waiter can never sleep behind a dead owner.
+ *   bucket lock), and the death handler (mutex-word.ts, registered per thread by the constructor)
+ *   wakes the dead owner's waiters after marking it dead, so a waiter can never sleep behind a
+ *   dead owner.
  *
  * - Debug deadlock detection (region option `debug.deadlockDetection`; one flag test on the slow
  *   path when off): before parking, lock() and lockAsync() record "this thread waits for this
- *   lock" in the thread table and walk owner → awaited lock → owner (Mutex and RwLock entries,
- *   see checkDeadlock); closing a cycle throws (rejects, for lockAsync) DeadlockError instead of
+ *   lock" in the thread table and walk owner → awaited lock → owner (deadlock.ts); closing a cycle throws (rejects, for lockAsync) DeadlockError instead of
  *   hanging. lockAsync behind a lock held by its own thread is not a cycle (another task may
  *   release it); with several async waits in one thread only the latest is in the graph.
  *
@@ -72,35 +74,23 @@
 import { nowMs, nowUs } from '../platform/clock.ts';
 import { CORES, pause } from '../platform/host.ts';
 import type { ParkingLot, ParkResult, UnparkResult } from '../parking/lot.ts';
-import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
+import { resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import type { ThreadTable } from '../parking/threads.ts';
-import { DeadlockError, NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
-import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { NotRecoverableError, OwnerDiedError, TimeoutError } from '../errors.ts';
+import { abortReason, checkFromOpts, checkTimeoutMs, checkWaitOpts, spinCanPay } from './common.ts';
+import { checkDeadlock } from './deadlock.ts';
+import { LockGuard } from './guard.ts';
+import {
+  checkFairness, checkSpin, checkWakes,
+  type FairnessOption, type LockAsyncOptions, type MutexCarriedOptions, type MutexHandle, type MutexOptions, type MutexStats,
+  type SpinPolicy, type WakesPolicy,
+} from './mutex-options.ts';
+import { ensureMutexRegistered, INCONSISTENT, LOCKED, MAX_TID, NOT_RECOVERABLE, notRecoverable, OWNER_SHIFT, PARKED, WOKEN } from './mutex-word.ts';
+import { PARK_ASYNC, PARK_SYNC, TOKEN_HANDOFF, TOKEN_NORMAL, TOKEN_WOKEN } from './tokens.ts';
+import { tuned, type MutexTuning } from './tuning.ts';
 
-/** Lock word bits. */
-export const LOCKED = 1;
-export const PARKED = 2;
-export const INCONSISTENT = 4;
-/** A waiter woken by an unlock is on its way: later unlocks release without waking another. */
-export const WOKEN = 8;
-export const OWNER_SHIFT = 4;
-const MAX_TID = (1 << 27) - 1;
-/** The word of a mutex that can never be used again (owner field all ones, INCONSISTENT, LOCKED). */
-export const NOT_RECOVERABLE = (MAX_TID << OWNER_SHIFT) | INCONSISTENT | LOCKED;
-
-/** Whether a lock word is NOT_RECOVERABLE (whatever its PARKED / WOKEN hint bits say). */
-export function notRecoverable(s: number): boolean {
-  return (s | PARKED | WOKEN) === (NOT_RECOVERABLE | PARKED | WOKEN);
-}
-
-/** Unpark tokens: a woken waiter retries (NORMAL) or already owns the lock (HANDOFF). */
-export const TOKEN_NORMAL = 0;
-export const TOKEN_HANDOFF = 1;
-/** A Mutex unlock woke this waiter to retry and set WOKEN: the waiter must clear it (see lockSlow). */
-export const TOKEN_WOKEN = 2;
-/** Park tokens: what kind of waiter is parked (an overdue async waiter gets the lock without the rate limit). */
-const PARK_SYNC = 0;
-export const PARK_ASYNC = 1;
+export type { FairnessOption, LockAsyncOptions, MutexHandle, MutexOptions, MutexStats, SpinOption } from './mutex-options.ts';
+// Only because src/index.ts still names it; a tuning type (tuning.ts), not a public option.
 
 /** 'ema' spin: budget in `Atomics.pause()` rounds (~35 ns each on the reference machine). */
 const SPIN_MIN = 8;
@@ -117,91 +107,10 @@ const FAIR_MAX_US = 1000;
 const HOLD_FACTOR = 8;
 
 
-export type FairnessOption = 'dynamic' | 'fifo' | 'none' | { readonly timeoutMs: number };
-export type SpinOption = 'adaptive' | 'ema' | number;
-export type WakesOption = 'throttled' | 'every-unlock';
-
-export interface MutexOptions {
-  /** Region to allocate the lock word in. Default: `SharedRegion.default()`. */
-  region?: SharedRegion;
-  /**
-   * How a thread that finds the lock held spins before it sleeps. `'adaptive'` (default): re-reads
-   * with exponentially growing pauses, gives up as soon as it loses a race for the free lock (the
-   * holder is re-taking it: spinning would only move the cache line back and forth), and learns its
-   * budget from how long recent successful spins took; never on a single core. `'ema'`: one pause
-   * per re-read with glibc's learned budget and no give-up. A number fixes the budget in
-   * `Atomics.pause()` rounds (with the adaptive give-up rule); 0 never spins.
-   */
-  spin?: SpinOption;
-  /**
-   * `'throttled'` (default): while a waiter woken by an unlock is on its way, further unlocks do not
-   * wake another one (fewer wake calls and sleeps; Go's sync.Mutex does the same). `'every-unlock'`:
-   * every unlock that finds sleeping waiters wakes one.
-   */
-  wakes?: WakesOption;
-  /** 'dynamic' (default), 'fifo', 'none' or a fixed `{ timeoutMs }` fairness deadline. */
-  fairness?: FairnessOption;
-  /** Count acquisitions, contention, parks, hand-offs, spin successes and max wait in this thread. Off by default (zero cost). */
-  stats?: boolean;
-}
-
-export interface MutexHandle extends PrimitiveHandle {
-  readonly kind: 'Mutex';
-  readonly options: { readonly spin: SpinOption; readonly fairness: FairnessOption; readonly wakes?: WakesOption };
-}
-
-export type LockAsyncOptions = WaitAsyncOptions;
-
-/** Per-thread statistics of one Mutex (enabled with `stats: true`). */
-export interface MutexStats {
-  acquisitions: number;
-  contendedAcquisitions: number;
-  parks: number;
-  handoffsReceived: number;
-  handoffsGiven: number;
-  spinSuccesses: number;
-  maxWaitMs: number;
-}
-
-function checkSpin(v: unknown): SpinOption {
-  if (v === 'adaptive' || v === 'ema') return v;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000) return v;
-  throw new RangeError(`Mutex option \`spin\` must be 'adaptive', 'ema' or an integer from 0 to 1000000, got ${JSON.stringify(v)}`);
-}
-
-function checkWakes(v: unknown): WakesOption {
-  if (v === 'throttled' || v === 'every-unlock') return v;
-  throw new RangeError(`Mutex option \`wakes\` must be 'throttled' or 'every-unlock', got ${JSON.stringify(v)}`);
-}
-
-function checkFairness(v: unknown): FairnessOption {
-  if (v === 'dynamic' || v === 'fifo' || v === 'none') return v;
-  if (v !== null && typeof v === 'object') {
-    const t = (v as { timeoutMs?: unknown }).timeoutMs;
-    if (typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 60_000) return Object.freeze({ timeoutMs: t });
-  }
-  throw new RangeError(`Mutex option \`fairness\` must be 'dynamic', 'fifo', 'none' or { timeoutMs: 0 to 60000 ms }, got ${JSON.stringify(v)}`);
-}
-
 /** A held lock; `[Symbol.dispose]` (or `release()`) unlocks it once. */
-export class MutexGuard implements Disposable, AsyncDisposable {
-  private mutex: Mutex | null;
-  constructor(mutex: Mutex) {
-    this.mutex = mutex;
-  }
-  /** Unlocks; later calls do nothing. */
-  release(): void {
-    const m = this.mutex;
-    if (m === null) return;
-    this.mutex = null;
-    m.unlock();
-  }
-  [Symbol.dispose](): void {
-    this.release();
-  }
-  [Symbol.asyncDispose](): Promise<void> {
-    this.release();
-    return Promise.resolve();
+export class MutexGuard extends LockGuard<Mutex> {
+  protected override unlock(mutex: Mutex): void {
+    mutex.unlock();
   }
 }
 
@@ -214,10 +123,10 @@ export class Mutex {
   private readonly idx: number;
   /** This thread's locked word: tid | LOCKED. */
   private readonly me: number;
-  private readonly spinOpt: SpinOption;
+  private readonly spinOpt: SpinPolicy;
   /** Spin policy: 0 adaptive (backoff, give up on a lost race), 1 glibc EMA, 2 fixed budget with give-up. */
   private readonly spinMode: number;
-  private readonly wakesOpt: WakesOption;
+  private readonly wakesOpt: WakesPolicy;
   /** WOKEN when wakes are throttled, else 0 (then the bit is never set). */
   private readonly wokenBit: number;
   private readonly fairOpt: FairnessOption;
@@ -237,9 +146,11 @@ export class Mutex {
 
   constructor(opts: MutexOptions = {}, attach?: { region: SharedRegion; offset: number }) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('new Mutex(opts): opts must be an object');
-    this.spinOpt = checkSpin(opts.spin ?? 'adaptive');
+    // The tuning values (tuning.ts) are accepted here too, outside the public option type.
+    const tuning = opts as MutexTuning;
+    this.spinOpt = checkSpin(tuning.spin ?? 'adaptive');
     this.spinMode = this.spinOpt === 'adaptive' ? 0 : this.spinOpt === 'ema' ? 1 : 2;
-    this.wakesOpt = checkWakes(opts.wakes ?? 'throttled');
+    this.wakesOpt = checkWakes(tuning.wakes ?? 'throttled');
     this.wokenBit = this.wakesOpt === 'throttled' ? WOKEN : 0;
     this.fairOpt = checkFairness(opts.fairness ?? 'dynamic');
     const f = this.fairOpt;
@@ -258,6 +169,7 @@ export class Mutex {
     this.threads = this.region.threads;
     this.tid = this.region.threadId;
     if (this.tid >= MAX_TID) throw new RangeError(`Mutex: thread id ${this.tid} does not fit in the lock word (max ${MAX_TID})`);
+    ensureMutexRegistered();
     this.me = (this.tid << OWNER_SHIFT) | LOCKED;
     if (opts.stats != null && typeof opts.stats !== 'boolean') throw new TypeError(`new Mutex: \`stats\` must be a boolean, got ${typeof opts.stats}`);
     this.st = opts.stats === true ? { acquisitions: 0, contendedAcquisitions: 0, parks: 0, handoffsReceived: 0, handoffsGiven: 0, spinSuccesses: 0, maxWaitMs: 0 } : null;
@@ -275,16 +187,17 @@ export class Mutex {
   static from(handle: MutexHandle | PrimitiveHandle, opts: Omit<MutexOptions, 'region'> = {}): Mutex {
     checkFromOpts('Mutex', opts);
     const { region, offset } = resolveHandle(handle, 'Mutex');
-    const carried = (handle as Partial<MutexHandle>).options;
-    return new Mutex({ spin: carried?.spin, fairness: carried?.fairness, wakes: carried?.wakes, ...opts }, { region, offset });
+    const carried = (handle as { options?: Partial<MutexCarriedOptions> }).options;
+    return new Mutex(tuned({ spin: carried?.spin, fairness: carried?.fairness, wakes: carried?.wakes, ...opts }), { region, offset });
   }
 
   /** A plain cloneable handle: post it to a worker and call `Mutex.from(handle)` there. */
   get handle(): MutexHandle {
+    const options: MutexCarriedOptions = { spin: this.spinOpt, fairness: this.fairOpt, wakes: this.wakesOpt };
     this.cachedHandle ??= Object.freeze({
       ...this.region.handleFor('Mutex', this.offset),
       kind: 'Mutex' as const,
-      options: Object.freeze({ spin: this.spinOpt, fairness: this.fairOpt, wakes: this.wakesOpt }),
+      options: Object.freeze(options) as MutexHandle['options'],
     });
     return this.cachedHandle;
   }
@@ -562,7 +475,7 @@ export class Mutex {
         }
         continue;
       }
-      if (this.region.deadlockDetection) checkDeadlock(this.region, this.offset, s >>> OWNER_SHIFT, false);
+      if (this.region.deadlockDetection) checkDeadlock(this.region, 'Mutex', this.offset, s >>> OWNER_SHIFT, false);
       // 5. Park until an unlock wakes us, possibly handing the lock over.
       let left = Infinity;
       if (timeoutMs !== Infinity) {
@@ -777,7 +690,7 @@ export class Mutex {
       if (left !== undefined && left <= 0) throw new TimeoutError(`Mutex.lockAsync: timed out after ${timeoutMs} ms`);
       if (st !== null) st.parks++;
       // Debug: an async wait that closes a cycle rejects; the wait-for edge is cleared however it ends.
-      if (this.region.deadlockDetection) checkDeadlock(this.region, this.offset, s >>> OWNER_SHIFT, true);
+      if (this.region.deadlockDetection) checkDeadlock(this.region, 'Mutex', this.offset, s >>> OWNER_SHIFT, true);
       if (startUs === 0) startUs = nowUs() | 1;
       const r = await this.parkAsyncTracked({
         token: PARK_ASYNC, // hand-off once overdue, without the bucket's rate limit (see unparkCallback)
@@ -807,74 +720,3 @@ export class Mutex {
     }
   }
 }
-
-/** Deadlock detector: bit 0 of a wait-for entry marks an RwLock (lock offsets are 4-aligned). */
-export const WAIT_RWLOCK = 1;
-
-/** The thread holding the lock a wait-for entry names (Mutex: owner in the word; RwLock: its owner word), or -1. */
-function waitedOwner(i32: Int32Array, entry: number): number {
-  if ((entry & WAIT_RWLOCK) === 0) {
-    const s = Atomics.load(i32, entry >> 2);
-    return (s & LOCKED) === 0 || notRecoverable(s) ? -1 : s >>> OWNER_SHIFT;
-  }
-  // RwLock owner word (word 1 of its block): thread id + 1, bit 30 = inconsistent, -1 = not recoverable,
-  // 0 = no known exclusive holder (readers are anonymous, so a wait on readers ends the walk).
-  const o = Atomics.load(i32, (entry >> 2) + 1);
-  return o <= 0 ? -1 : (o & ~(1 << 30)) - 1;
-}
-
-/**
- * Debug deadlock detection: records that this thread is about to wait for the lock `entry` (a byte
- * offset, | WAIT_RWLOCK for an RwLock) held by `owner`, then follows owner → the lock it waits for
- * → its owner …; throws DeadlockError (clearing the edge) if the walk comes back to this thread.
- * `async`: a lock held by this thread itself is not a cycle (another task of the thread may
- * release it), so the check is skipped. The graph is per thread: with several async waits in one
- * thread, the entry is the latest one (a cycle through an earlier one can go unseen).
- */
-export function checkDeadlock(region: SharedRegion, entry: number, owner: number, async: boolean): void {
-  const threadId = region.threadId;
-  const threads = region.threads;
-  const i32 = region.i32;
-  if (async && owner === threadId) return;
-  threads.setWaitingFor(threadId, entry);
-  // Store, then walk (both SC): of two threads closing a cycle at once, at least one sees the other's edge.
-  const cycle = [{ threadId, lockOffset: entry & ~WAIT_RWLOCK }];
-  let cur = owner;
-  for (let n = 0; n < threads.capacity; n++) {
-    if (cur < 0) return;
-    if (cur === threadId) {
-      threads.setWaitingFor(threadId, -1);
-      throw new DeadlockError(cycle);
-    }
-    const e = threads.waitingFor(cur);
-    if (e < 0) return;
-    cycle.push({ threadId: cur, lockOffset: e & ~WAIT_RWLOCK });
-    cur = waitedOwner(i32, e);
-  }
-}
-
-// When a thread dies, wake the waiters of every Mutex it held: each re-checks, sees the dead
-// owner and one takes the lock over (OwnerDiedError). Runs after the thread was marked dead.
-// A dead thread's record may be reclaimed only once no Mutex names it (see threads.ts).
-onOwnerCheck('Mutex', (region, offset, tid) => {
-  const s = Atomics.load(region.i32, offset >> 2);
-  return (s & LOCKED) !== 0 && !notRecoverable(s) && s >>> OWNER_SHIFT === tid;
-});
-
-onOwnerDeath('Mutex', (region, offset, tid) => {
-  const i32 = region.i32;
-  let s = Atomics.load(i32, offset >> 2);
-  if (notRecoverable(s)) return;
-  // The dead thread may have been the woken waiter on its way: clear WOKEN so unlocks wake again
-  // (if it was another thread's, that one only finds it clear: an extra wake at worst).
-  while ((s & WOKEN) !== 0) {
-    const seen = Atomics.compareExchange(i32, offset >> 2, s, s & ~WOKEN);
-    s = seen === s ? s & ~WOKEN : seen;
-  }
-  if ((s & PARKED) === 0) return;
-  // Held by the dead thread: wake everyone (they find the dead owner and take over).
-  if ((s & LOCKED) !== 0 && s >>> OWNER_SHIFT === tid) region.lot.unparkAll(offset);
-  // Free with waiters: the dead thread may have been the waiter an unlock had just woken (TOKEN_NORMAL)
-  // to retry, so nobody would wake the rest; wake one to retry (a spurious wake only costs a re-park).
-  else if ((s & LOCKED) === 0) region.lot.unparkOne(offset);
-});

@@ -23,7 +23,8 @@
  *
  * Invariants: DONE is final (no transition leaves it). Only the runner changes RUNNING, by one
  * exchange — or, if the runner dies (a worker watched with `region.watch`), the region's death
- * handler, which CASes RUNNING|tid back to 0 and wakes the waiters, exactly as if fn had thrown.
+ * handler (registered by the first Once a thread creates or attaches), which CASes RUNNING|tid
+ * back to 0 and wakes the waiters, exactly as if fn had thrown.
  * PARKED is set whenever a thread is parked on the key.
  *
  * The runner's thread id in the word catches the one certain deadlock: a synchronous call() on a
@@ -39,7 +40,7 @@ import { nowMs } from '../platform/clock.ts';
 import type { ParkResult } from '../parking/lot.ts';
 import { onOwnerCheck, onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkSignal, checkTimeoutMs, registration, type WaitAsyncOptions } from './common.ts';
 
 const RUNNING = 1;
 const O_PARKED = 2;
@@ -59,15 +60,15 @@ function checkFn(what: string, fn: unknown): void {
   if (typeof fn !== 'function') throw new TypeError(`Once.${what}: expected an initializer function, got ${fn === null ? 'null' : typeof fn}`);
 }
 
-// A runner that dies (a watched worker that exits mid-initializer) counts as a throwing
-// initializer: the Once goes back to "not run" and its waiters wake, one of them runs it next.
 // A dead thread's record may be reclaimed only once no Once names it as its runner (threads.ts).
-onOwnerCheck('Once', (region, offset, tid) => {
+function namesRunner(region: SharedRegion, offset: number, tid: number): boolean {
   const s = Atomics.load(region.i32, offset >> 2);
   return (s & RUNNING) !== 0 && s >>> TID_SHIFT === tid;
-});
+}
 
-onOwnerDeath('Once', (region, offset, tid) => {
+// A runner that dies (a watched worker that exits mid-initializer) counts as a throwing
+// initializer: the Once goes back to "not run" and its waiters wake, one of them runs it next.
+function runnerDied(region: SharedRegion, offset: number, tid: number): void {
   const i32 = region.i32;
   const idx = offset >> 2;
   let s = Atomics.load(i32, idx);
@@ -79,6 +80,12 @@ onOwnerDeath('Once', (region, offset, tid) => {
     }
     s = seen;
   }
+}
+
+/** Registers the Once's owner check and owner-death handler with the region (see registration). */
+export const ensureOnceRegistered = registration(() => {
+  onOwnerCheck('Once', namesRunner);
+  onOwnerDeath('Once', runnerDied);
 });
 
 export class Once {
@@ -107,6 +114,7 @@ export class Once {
     this.tid = this.region.threadId;
     if (this.tid > MAX_TID) throw new RangeError(`Once: thread id ${this.tid} does not fit in the state word (max ${MAX_TID})`);
     this.mine = (this.tid << TID_SHIFT) | RUNNING;
+    ensureOnceRegistered();
   }
 
   static from(handle: OnceHandle | PrimitiveHandle): Once {

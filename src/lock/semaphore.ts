@@ -1,7 +1,7 @@
 /**
  * Semaphore: a counting semaphore on the shared-memory ParkingLot with FIFO hand-off of permits,
  * so a large request is never starved by a stream of small ones, and `acquire(n)` / `release(n)`
- * are single atomic operations (the batched semaphore operations of claim C11).
+ * are single atomic operations (batched semaphore operations).
  *
  * Block (two Int32 words; word 0's byte offset is the parking key):
  *
@@ -13,7 +13,7 @@
  * Algorithm
  * - acquire(n): if PARKED is clear and ≥ n permits are available, CAS them away (one RMW). If
  *   PARKED is set, someone is queued ahead: queue behind it (FIFO), even if permits are free —
- *   this is what keeps big requests from starving. With `wait: 'adaptive'` (C10) the thread first
+ *   this is what keeps big requests from starving. With `wait: 'adaptive'` the thread first
  *   spins a short while (only while nobody is queued, and only while the region's live threads fit
  *   the cores: see spinCanPay), with `'block'` it parks at once.
  * - Parking: `validate` (under the bucket lock) re-reads the word: if nobody is queued and enough
@@ -40,8 +40,9 @@
  * abort: every wait (`tryAcquireFor`, `acquireAsync({ timeoutMs, signal })`) is timed and
  * abortable, and a timed-out or aborted waiter takes no permits. Use a Mutex/RwLock (which
  * detect owner death) where a dead holder must be noticed. A worker that dies while *queued*
- * (watched with `region.watch`) is purged by the region, and the death handler below re-runs the
- * dispatch so the waiters behind it are not stuck.
+ * (watched with `region.watch`) is purged by the region, and the death handler below (registered
+ * by the first Semaphore a thread creates or attaches) re-runs the dispatch so the waiters behind
+ * it are not stuck.
  *
  * Memory: release's CAS is a release edge; the acquirer's CAS (or the dispatcher's CAS followed
  * by the lot's wake) is the acquire edge, so a releaser's writes are visible to the next holder.
@@ -51,7 +52,8 @@ import { nowMs, nowUs } from '../platform/clock.ts';
 import { CORES, pause } from '../platform/host.ts';
 import { onOwnerDeath, resolveHandle, SharedRegion, type PrimitiveHandle } from '../parking/region.ts';
 import { TimeoutError } from '../errors.ts';
-import { abortReason, checkSignal, checkTimeoutMs, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { abortReason, checkSignal, checkTimeoutMs, registration, spinCanPay, type WaitAsyncOptions } from './common.ts';
+import { LockGuard } from './guard.ts';
 import type { FilterOp, UnparkResult } from '../parking/lot.ts';
 
 const S_PARKED = 1;
@@ -89,25 +91,14 @@ function checkWait(v: unknown): SemaphoreWait {
 }
 
 /** Holds `n` permits; `[Symbol.dispose]` (or `release()`) gives them back once. */
-export class SemaphoreGuard implements Disposable, AsyncDisposable {
-  private sem: Semaphore | null;
+export class SemaphoreGuard extends LockGuard<Semaphore> {
   readonly permits: number;
   constructor(sem: Semaphore, permits: number) {
-    this.sem = sem;
+    super(sem);
     this.permits = permits;
   }
-  release(): void {
-    const s = this.sem;
-    if (s === null) return;
-    this.sem = null;
-    s.release(this.permits);
-  }
-  [Symbol.dispose](): void {
-    this.release();
-  }
-  [Symbol.asyncDispose](): Promise<void> {
-    this.release();
-    return Promise.resolve();
+  protected override unlock(sem: Semaphore): void {
+    sem.release(this.permits);
   }
 }
 
@@ -149,9 +140,12 @@ function dispatch(region: SharedRegion, offset: number): void {
 // A thread that dies while queued is purged from the queue by the region. If it was the last
 // waiter, PARKED would stay set (every acquire would then queue behind nobody), and if it was the
 // head, the permits may now fit the next waiter: dispatch once to settle both.
-onOwnerDeath('Semaphore', (region, offset) => {
+function waiterDied(region: SharedRegion, offset: number): void {
   if ((Atomics.load(region.i32, offset >> 2) & S_PARKED) !== 0) dispatch(region, offset);
-});
+}
+
+/** Registers the Semaphore's owner-death handler with the region (see registration in common.ts). */
+export const ensureSemaphoreRegistered = registration(() => onOwnerDeath('Semaphore', waiterDied));
 
 export class Semaphore {
   readonly region: SharedRegion;
@@ -198,6 +192,7 @@ export class Semaphore {
       Atomics.store(this.i32, (this.offset >> 2) + W_STATE, permits * PERMIT);
     }
     this.idx = (this.offset >> 2) + W_STATE;
+    ensureSemaphoreRegistered();
   }
 
   static from(handle: SemaphoreHandle | PrimitiveHandle, opts: Omit<SemaphoreOptions, 'region' | 'max'> = {}): Semaphore {

@@ -5,7 +5,7 @@
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { DeadlockError, Mutex, NotRecoverableError, OwnerDiedError, SharedRegion } from '../../src/index.ts';
-import { PARKED } from '../../src/lock/mutex.ts';
+import { PARKED } from '../../src/lock/mutex-word.ts';
 import { startWorker, sleep } from '../support/workers.ts';
 
 const word = (m: Mutex): number => Atomics.load(m.region.i32, m.offset >> 2);

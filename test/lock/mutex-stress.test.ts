@@ -5,13 +5,14 @@
  * More workers than the machine's cores throughout (8 on the 2-core CI machines).
  */
 import { describe, expect, it } from 'vitest';
-import { Mutex, SharedRegion, nowMs, type MutexOptions } from '../../src/index.ts';
+import { Mutex, SharedRegion, nowMs } from '../../src/index.ts';
+import { tuned, type MutexTuning } from '../../src/lock/tuning.ts';
 import { runWorkers } from '../support/workers.ts';
 
 const WORKERS = 8;
 const ITERS = process.env.PARKLOT_LONG ? 200_000 : 20_000;
 
-const modes: [string, Omit<MutexOptions, 'region'>][] = [
+const modes: [string, Omit<MutexTuning, 'region'>][] = [
   ['spin 0, dynamic fairness', { spin: 0 }],
   ['adaptive spin, dynamic fairness', {}],
   ['adaptive spin, no fairness', { fairness: 'none' }],
@@ -22,9 +23,9 @@ const modes: [string, Omit<MutexOptions, 'region'>][] = [
   ["spin 'ema' (glibc policy)", { spin: 'ema' }],
 ];
 
-function setup(opts: Omit<MutexOptions, 'region'> = {}): { r: SharedRegion; m: Mutex; counter: number } {
+function setup(opts: Omit<MutexTuning, 'region'> = {}): { r: SharedRegion; m: Mutex; counter: number } {
   const r = SharedRegion.create({ bytes: 4096, waiters: 256 });
-  return { r, m: new Mutex({ region: r, ...opts }), counter: r.alloc('Raw', 4, 128) };
+  return { r, m: new Mutex(tuned({ region: r, ...opts })), counter: r.alloc('Raw', 4, 128) };
 }
 
 function clean(r: SharedRegion, m: Mutex): void {

@@ -14,6 +14,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mutex, SharedRegion } from '../../src/index.ts';
+import { tuned } from '../../src/lock/tuning.ts';
 
 const LOCKED = 1;
 const PARKED = 2;
@@ -135,7 +136,7 @@ describe('Mutex woken bit (wakes: throttled)', () => {
 
   it("wakes: 'every-unlock' never sets WOKEN", async () => {
     const r = SharedRegion.create({ bytes: 4096, waiters: 16 });
-    const m = new Mutex({ region: r, wakes: 'every-unlock' });
+    const m = new Mutex(tuned({ region: r, wakes: 'every-unlock' }));
     m.lock();
     const a = m.lockAsync().then(() => m.unlock());
     const b = m.lockAsync().then(() => m.unlock());

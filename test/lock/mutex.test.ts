@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Mutex, SharedRegion, TimeoutError } from '../../src/index.ts';
-import { PARKED } from '../../src/lock/mutex.ts';
+import { PARKED } from '../../src/lock/mutex-word.ts';
+import { tuned } from '../../src/lock/tuning.ts';
 import { runWorkers, startWorker, sleep } from '../support/workers.ts';
 
 const region = (): SharedRegion => SharedRegion.create({ bytes: 1024, waiters: 64 });
@@ -13,7 +14,7 @@ describe('Mutex: single thread', () => {
     expect(m.owner).toBe(-1);
     m.lock();
     expect(m.isLocked).toBe(true);
-    expect(m.owner).toBe(m.region.threadId); // this thread's id in the region
+    expect(m.owner).toBe(m.region.threadId); // main thread's threadId
     expect(m.tryLock()).toBe(false);
     m.unlock();
     expect(m.tryLock()).toBe(true);
@@ -101,12 +102,12 @@ describe('Mutex: single thread', () => {
 
   it('options travel with the handle and can be overridden', () => {
     const r = region();
-    const m = new Mutex({ region: r, spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
+    const m = new Mutex(tuned({ region: r, spin: 0, fairness: 'fifo', wakes: 'every-unlock' }));
     expect(m.handle.options).toEqual({ spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
     expect(Mutex.from(m.handle).handle.options).toEqual({ spin: 0, fairness: 'fifo', wakes: 'every-unlock' });
     expect(Mutex.from(m.handle, { fairness: 'none' }).handle.options).toEqual({ spin: 0, fairness: 'none', wakes: 'every-unlock' });
     expect(new Mutex({ region: r }).handle.options).toEqual({ spin: 'adaptive', fairness: 'dynamic', wakes: 'throttled' });
-    expect(() => new Mutex({ region: r, wakes: 'sometimes' as never })).toThrow(/`wakes` must be 'throttled' or 'every-unlock'/);
+    expect(() => new Mutex(tuned({ region: r, wakes: 'sometimes' as never }))).toThrow(/`wakes` must be 'throttled' or 'every-unlock'/);
     expect(() => new Mutex({ region: r, spin: 'fast' as never })).toThrow(/`spin` must be 'adaptive', 'ema' or an integer/);
   });
 
