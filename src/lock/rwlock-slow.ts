@@ -97,6 +97,7 @@ export abstract class RwLockSlowPaths extends RwLockRobust {
     Atomics.and(this.i32, this.idx, ~RW_WRITER_PARKED);
   };
 
+  /** @internal */
   protected readonly clearParkedIfNoMore = (_acc: number, r: UnparkResult, _w: WakeInfo): number => {
     // Under the main bucket lock.
     if (!r.haveMore) Atomics.and(this.i32, this.idx, ~RW_PARKED);

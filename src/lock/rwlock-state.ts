@@ -86,8 +86,9 @@ export const W_OWNER = 1;
 export const W_POLICY = 2;
 export const BLOCK_BYTES = 12;
 
-export const POLICIES = ['fair', 'readers', 'writers'] as const;
-export type RwLockPolicy = (typeof POLICIES)[number];
+/** Which side an RwLock favours when readers and writers both wait (see RwLockOptions.prefer). */
+export type RwLockPolicy = 'fair' | 'readers' | 'writers';
+export const POLICIES: readonly RwLockPolicy[] = ['fair', 'readers', 'writers'];
 export const P_FAIR = 1;
 export const P_READERS = 2;
 export const P_WRITERS = 3;

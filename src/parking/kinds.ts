@@ -16,7 +16,21 @@ export const KINDS = [
   'Raw',
 ] as const;
 
-export type KindName = (typeof KINDS)[number];
+/** The primitive kinds a region can hold (each block's kind tag). */
+export type KindName =
+  | 'Mutex'
+  | 'RwLock'
+  | 'Condvar'
+  | 'Semaphore'
+  | 'Barrier'
+  | 'Once'
+  | 'WaitGroup'
+  | 'TaskList'
+  | 'MpmcQueue'
+  | 'SpscQueue'
+  | 'FuturePool'
+  | 'WorkerPool'
+  | 'Raw';
 
 /** Tag byte for a kind: its index + 1 (0 means "nothing starts here"). */
 export function kindTag(kind: KindName): number {

@@ -147,7 +147,7 @@ export class SharedRegion {
    * waiter records and error messages name threads by it; `Mutex.owner` returns it.
    */
   readonly threadId: number;
-  /** The region's waiter records. */
+  /** @internal The region's waiter records (used by its parking lot). */
   readonly waiters: WaiterPool;
   private readonly tags: Uint8Array;
   private readonly tagsOff: number;

@@ -37,8 +37,9 @@ export const H_MUTEX_OFF = 5;
 export const H_INBOX_CAP = 6;
 export const HEADER_WORDS = 32;
 
-export const IMPL_CODES = { locked: 1, lockfree: 2, sharded: 3 } as const;
-export type TaskListImpl = keyof typeof IMPL_CODES;
+/** TaskList implementations (see TaskListOptions.impl). */
+export type TaskListImpl = 'locked' | 'lockfree' | 'sharded';
+export const IMPL_CODES: Readonly<Record<TaskListImpl, number>> = { locked: 1, lockfree: 2, sharded: 3 };
 
 export function encodeTicket(tag: number, gen: number, index: number): Ticket {
   return (tag * GEN_SPAN + (gen & 0xffff)) * INDEX_SPAN + index;
