@@ -1,7 +1,7 @@
 // Lock-family bench: `npx node bench/family/run.ts [--quick|--full] [--groups rw,cv] [--filter s] [--reps n] [--out f] [--seed n]`.
 // Scenario definitions (groups, points, names, comparisons): bench/family/suite.ts.
 //
-// Groups, variants and the claims they test (design/claims.md):
+// Groups, variants and the claims they test (bench/claims.md):
 // - rw: RwLock at 1/2/4/8 threads × 50/90/99 % reads. parklot RwLock ('fair', 'readers' = C4's
 //   reader-preferring wake, 'writers') vs Rust std's futex RwLock (L3's "standard one"), CPython's
 //   write-preferring unlock-wakes-all _PyRWMutex (C4 baseline) and parklot's Mutex.

@@ -1,6 +1,6 @@
 // Statistics for A/B bench comparisons: location and spread, a seeded PRNG, a percentile
 // bootstrap CI of a ratio of medians, a two-sided Mann–Whitney U test (normal approximation),
-// the claim verdict rules of design/claims.md, and pyperf-style stability warnings.
+// the claim verdict rules of bench/claims.md, and pyperf-style stability warnings.
 //
 // Invariants: every function is pure (no global randomness: the bootstrap takes a seed, so
 // its CI is reproducible); inputs are never mutated (sorting works on copies); empty inputs
@@ -250,7 +250,7 @@ export interface Claim {
   ratio?: readonly [number, number];
 }
 
-/** The verdicts of design/claims.md. */
+/** The verdicts of bench/claims.md. */
 export type VerdictName = 'confirmed' | 'smaller' | 'no effect' | 'refuted' | 'n/a';
 
 /** Output of {@link verdict}: the verdict and a one-line reason a report can print. */

@@ -20,7 +20,7 @@ export interface BenchLock {
  * CAS to acquire and one RMW to release: `compareExchange(0, 1)` then `exchange(0)`. It
  * throws if the CAS ever fails, so it cannot be (mis)used under contention without noticing.
  * States: 0 free, 1 "held". Source: the uncontended-cost baseline of CPython PR #109344 and
- * the target in design/README.md ("≤ 1.15× a bare compareExchange+exchange pair").
+ * the target in bench/claims.md ("≤ 1.15× a bare compareExchange+exchange pair").
  */
 export class CasExchangeFloor implements BenchLock {
   readonly #a: Int32Array;

@@ -15,7 +15,7 @@ export interface VariantSpec {
   options?: ParklotOptions;
 }
 
-/** A pass/fail target from design/README.md, checked against the ratio's CI. */
+/** A pass/fail target from bench/claims.md, checked against the ratio's CI. */
 export interface RatioTarget {
   /** candidate/baseline throughput ratio that must be reached, e.g. 1.5 for "≥ 1.5× faster". */
   atLeast: number;
@@ -58,7 +58,7 @@ export interface ScenarioBase {
   name: string;
   /** One sentence: what the scenario measures. */
   what: string;
-  /** Claim ids from design/claims.md, or README targets (`T:…`). */
+  /** Claim ids from bench/claims.md, or README targets (`T:…`). */
   claims: string[];
   variants: VariantSpec[];
   comparisons: Comparison[];
@@ -79,7 +79,7 @@ export interface ContendedScenario extends ScenarioBase {
    * (bench/lib/count-atomics.ts): needed by C1's parks-per-acquisition metric.
    */
   countAtomics?: boolean;
-  /** Fairness targets (design/README.md), checked on the candidate `parklot`. */
+  /** Fairness targets (bench/claims.md), checked on the candidate `parklot`. */
   fairness?: { maxWaitMs: number; minMaxRatio: number };
 }
 
