@@ -6,19 +6,19 @@
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SharedRegion } from '../src/parking/region.ts';
-import { SpscQueue } from '../src/task-list/spsc-queue.ts';
-import { Codec, errorFromWire } from '../src/pool/codec.ts';
-import { FuturePool } from '../src/pool/future-pool.ts';
+import { SharedRegion } from '../../src/parking/region.ts';
+import { SpscQueue } from '../../src/task-list/spsc-queue.ts';
+import { Codec, errorFromWire } from '../../src/pool/codec.ts';
+import { FuturePool } from '../../src/pool/future-pool.ts';
 import {
   C_MAIN, C_SHUTDOWN, controlBytes, entryOf, H_ARG_LEN, H_ARG_TAG, H_NAME, H_NAME_LEN, H_RES_KIND, H_RES_TAG, H_STATE,
   HEADER_BYTES, MAIN_AWAKE, MAIN_SLEEPING, PAYLOAD_MESSAGE, R_ERROR, R_OK, S_DONE, S_FREE, S_QUEUED, SLOT_BITS, STATE_MASK, stateWord, W_BATCHES,
   W_CAP, W_COMPLETED, workerBase, workerOfState,
-} from '../src/pool/layout.ts';
-import type { PayloadMessage } from '../src/pool/protocol.ts';
-import { TaskRing, taskRingBytes } from '../src/pool/task-ring.ts';
-import { SabLoop } from '../src/pool/worker/sab-loop.ts';
-import { TaskFunctions, TaskSignals } from '../src/pool/worker/task-functions.ts';
+} from '../../src/pool/layout.ts';
+import type { PayloadMessage } from '../../src/pool/protocol.ts';
+import { TaskRing, taskRingBytes } from '../../src/pool/task-ring.ts';
+import { SabLoop } from '../../src/pool/worker/sab-loop.ts';
+import { TaskFunctions, TaskSignals } from '../../src/pool/worker/task-functions.ts';
 
 const RING = 64;
 const ports: MessagePort[] = [];
